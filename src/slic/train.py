@@ -1,0 +1,409 @@
+"""SLIC training: adversarial fine-tuning (`slic train`) and vanilla pretraining (`slic pretrain`).
+
+Loss (full-resolution SLIC preprint, Eq. 5–6), with x̂1 = codec(x), x̂2 = codec(x̂1), u the noise attacker:
+    L = R + λ·D(x, x̂1) + α·[ReLU(τ − P(x̂1, x̂2)) + ReLU(τ − P(u(x̂1), codec(u(x̂1))))]
+R in bits per pixel, D = MSE·255² (CompressAI's convention). `pretrain` is the same loop with α = 0.
+On the CPU, g_a/g_s run under bf16 autocast (≈2× faster here); entropy models stay in fp32.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import zoo
+from .codec import build_net, read_state_dict
+from .errors import InputError
+
+# CompressAI's λ for the MSE models, and the preprint's Table 1 α, by quality.
+LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+ALPHAS = {1: 0.2, 2: 0.3, 3: 0.45, 4: 0.6, 5: 0.8, 6: 1.0, 7: 1.75, 8: 2.5}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
+
+
+@dataclass
+class TrainConfig:
+    out: str
+    data: list[str]
+    base: str | None = None  # zoo model to fine-tune (train) ...
+    arch: str | None = None  # ... or architecture + quality from random init (pretrain)
+    quality: int | None = None
+    metric: str = "gmsd"
+    noise: str = "blur,affine,jpeg"
+    lmbda: float | None = None
+    alpha: float | None = None
+    tau: float = 1.0
+    lr: float = 5e-5
+    aux_lr: float = 1e-3
+    batch: int = 8
+    crop: int = 128
+    steps: int | None = None
+    minutes: float | None = None
+    seed: int = 0
+    bf16: bool = True
+    grad_clip: float = 1.0
+    ckpt_minutes: float = 5.0
+    val_every: int = 200
+    name: str | None = None
+    device: str = "cpu"
+    adversarial: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+# -- data ---------------------------------------------------------------------------------------
+def find_images(dirs: list[str]) -> list[Path]:
+    paths = []
+    for d in dirs:
+        p = Path(d)
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            paths.append(p)
+        elif p.is_dir():
+            paths += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            raise InputError(f"{d}: no such file or directory")
+    if not paths:
+        raise InputError(f"no images found in {', '.join(dirs)}")
+    return paths
+
+
+class CropSampler:
+    """Random crops (+ horizontal flips) from images held in memory, reproducible from a seed."""
+
+    def __init__(self, paths: list[Path], crop: int, seed: int):
+        self.crop, self.rng = crop, np.random.default_rng(seed)
+        self.images = [self._load(p) for p in paths]
+
+    def _load(self, path: Path) -> np.ndarray:
+        img = Image.open(path).convert("RGB")
+        if min(img.size) < self.crop:  # upscale tiny images so every crop is full
+            s = self.crop / min(img.size)
+            img = img.resize((math.ceil(img.width * s), math.ceil(img.height * s)), Image.BICUBIC)
+        return np.asarray(img)
+
+    def batch(self, n: int) -> torch.Tensor:
+        out = np.empty((n, self.crop, self.crop, 3), np.uint8)
+        for i in range(n):
+            img = self.images[self.rng.integers(len(self.images))]
+            top = self.rng.integers(img.shape[0] - self.crop + 1)
+            left = self.rng.integers(img.shape[1] - self.crop + 1)
+            patch = img[top:top + self.crop, left:left + self.crop]
+            out[i] = patch[:, ::-1] if self.rng.random() < 0.5 else patch
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def load_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+
+def split_train_val(paths: list[Path], n_val: int, seed: int) -> tuple[list[Path], list[Path]]:
+    """Hold out a few training images (never the test set) for validation grids."""
+    order = list(paths)
+    random.Random(seed).shuffle(order)
+    n_val = min(n_val, max(0, len(order) - 1))
+    return order[n_val:], order[:n_val]
+
+
+# -- model pieces -------------------------------------------------------------------------------
+def autocast_transforms(net: torch.nn.Module, device: str) -> None:
+    """Run g_a and g_s under bf16 autocast; the entropy models stay fp32 (bf16 there gives NaN)."""
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    for module in (net.g_a, net.g_s):
+        forward = module.forward
+
+        def wrapped(x, _forward=forward):
+            with torch.autocast(device_type, dtype=torch.bfloat16):
+                return _forward(x).float()
+
+        module.forward = wrapped
+
+
+def round_8bit_ste(x: torch.Tensor) -> torch.Tensor:
+    """Clamp and round to 8-bit levels with a straight-through gradient (as saving a PNG does)."""
+    x = x.clamp(0, 1)
+    return x + (torch.round(x * 255) / 255 - x).detach()
+
+
+def rate_bpp(likelihoods: dict, num_pixels: int) -> torch.Tensor:
+    return sum(torch.log(lk).sum() for lk in likelihoods.values()) / (-math.log(2) * num_pixels)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = F.mse_loss(a.clamp(0, 1), b.clamp(0, 1)).item()
+    return 99.0 if mse == 0 else -10 * math.log10(mse)
+
+
+def slic_loss(net, x, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor, dict]:
+    """One forward of the SLIC objective; returns the loss and the numbers worth logging."""
+    out1 = net(x)
+    x1 = out1["x_hat"]
+    bpp = rate_bpp(out1["likelihoods"], x.shape[0] * x.shape[2] * x.shape[3])
+    mse = F.mse_loss(x1, x)
+    loss = bpp + cfg.lmbda * 255**2 * mse
+    stats = {"bpp": bpp.item(), "psnr_x_x1": psnr(x, x1)}
+    if cfg.adversarial:
+        x1q = round_8bit_ste(x1)
+        x2 = net(x1q)["x_hat"]
+        x1u = attacker(x1q).clamp(0, 1)
+        x2u = net(round_8bit_ste(x1u))["x_hat"]
+        adv = F.relu(cfg.tau - metric(x1q, x2)).mean() + F.relu(cfg.tau - metric(x1u, x2u)).mean()
+        loss = loss + cfg.alpha * adv
+        stats.update(adv=adv.item(), psnr_x1_x2=psnr(x1q, x2), psnr_x1u_x2u=psnr(x1u, x2u))
+    stats["loss"] = loss.item()
+    return loss, stats
+
+
+# -- the loop -----------------------------------------------------------------------------------
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: bool = False):
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        self.net = self._build_net()
+        cfg.quality = cfg.quality or self.quality
+        cfg.lmbda = cfg.lmbda if cfg.lmbda is not None else LAMBDAS[cfg.quality]
+        cfg.alpha = cfg.alpha if cfg.alpha is not None else ALPHAS[cfg.quality]
+        if cfg.device != "cpu" or cfg.bf16:
+            self.net.to(cfg.device)
+        if cfg.bf16:
+            autocast_transforms(self.net, cfg.device)
+        main_params = [p for n, p in self.net.named_parameters() if not n.endswith(".quantiles")]
+        aux_params = [p for n, p in self.net.named_parameters() if n.endswith(".quantiles")]
+        self.opt = torch.optim.Adam(main_params, lr=cfg.lr)
+        self.aux_opt = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
+        train_paths, self.val_paths = split_train_val(find_images(cfg.data), n_val=4, seed=cfg.seed)
+        self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed)
+        self.metric = self.attacker = None
+        if cfg.adversarial:
+            from .metrics import get_metric
+            from .noise import NoiseAttacker
+
+            self.metric = get_metric(cfg.metric, device=cfg.device)
+            self.attacker = NoiseAttacker(cfg.noise, seed=cfg.seed)
+        self.step, self.elapsed = 0, 0.0
+        if resume and (self.out / "checkpoint.pt").is_file():
+            self._load_checkpoint(self.out / "checkpoint.pt")
+
+    def _build_net(self):
+        cfg = self.cfg
+        if cfg.base:
+            spec = zoo.get_spec(cfg.base)
+            self.arch, self.quality = spec.arch, spec.quality
+            return build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
+        if not (cfg.arch and cfg.quality):
+            raise InputError("give --base NAME, or --arch and --quality")
+        self.arch, self.quality = cfg.arch, cfg.quality
+        return build_net(cfg.arch, quality=cfg.quality)
+
+    # checkpoints ----------------------------------------------------------------------------
+    def _save_checkpoint(self) -> None:
+        state = {
+            "net": self.net.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
+            "step": self.step, "elapsed": self.elapsed, "sampler": self.sampler.state(),
+            "torch_rng": torch.get_rng_state(), "arch": self.arch, "quality": self.quality,
+            "attacker": self.attacker.generator.get_state() if self.attacker is not None and hasattr(self.attacker, "generator") else None,
+        }
+        tmp = self.out / "checkpoint.pt.part"
+        torch.save(state, tmp)
+        tmp.replace(self.out / "checkpoint.pt")
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.net.load_state_dict(state["net"])
+        self.opt.load_state_dict(state["opt"])
+        self.aux_opt.load_state_dict(state["aux_opt"])
+        for group in self.opt.param_groups:  # a resumed run may change the learning rate
+            group["lr"] = self.cfg.lr
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self.sampler.load_state(state["sampler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state.get("attacker") is not None and hasattr(self.attacker, "generator"):
+            self.attacker.generator.set_state(state["attacker"])
+        print(f"resumed from {path} at step {self.step} ({self.elapsed / 60:.1f} min)")
+
+    # steps ----------------------------------------------------------------------------------
+    def train_step(self) -> dict:
+        self.net.train()
+        x = self.sampler.batch(self.cfg.batch).to(self.cfg.device)
+        self.opt.zero_grad(set_to_none=True)
+        loss, stats = slic_loss(self.net, x, self.cfg, self.metric, self.attacker)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {self.step}")
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.grad_clip)
+        self.opt.step()
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux = self.net.aux_loss()
+        aux.backward()
+        self.aux_opt.step()
+        stats["aux"] = aux.item()
+        return stats
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Eval-mode (rounded latents) PSNRs on held-out crops, and a grid PNG to look at."""
+        self.net.eval()
+        if not self.val_paths:
+            return {}
+        crops = [np.asarray(Image.open(p).convert("RGB"))[:256, :256] for p in self.val_paths]
+        size = min(min(c.shape[0], c.shape[1]) for c in crops) // 64 * 64
+        if size < 64:
+            return {}
+        x = torch.stack([torch.from_numpy(c[:size, :size].copy()).permute(2, 0, 1) for c in crops]).float() / 255
+        x = x.to(self.cfg.device)
+        x1 = round_8bit_ste(self.net(x)["x_hat"])
+        x2 = round_8bit_ste(self.net(x1)["x_hat"])
+        row = [x, x1, ((x1 - x) * 10 + 0.5).clamp(0, 1), x2]
+        stats = {"val_psnr_x_x1": psnr(x, x1), "val_psnr_x1_x2": psnr(x1, x2)}
+        if self.attacker is not None:
+            x1u = self.attacker(x1).clamp(0, 1)
+            row.append(round_8bit_ste(self.net(round_8bit_ste(x1u))["x_hat"]))
+            stats["val_psnr_x1u_x2u"] = psnr(x1u, row[-1])
+        grid = torch.cat([torch.cat(list(r), dim=1) for r in row], dim=2)  # rows: images; cols: stages
+        Image.fromarray((grid.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)).save(
+            self.out / "val_grid.png")
+        return stats
+
+    def run(self) -> dict:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        log_path = self.out / "log.csv"
+        new_log = not log_path.exists()
+        logf = open(log_path, "a", newline="")
+        writer = None
+        deadline = None if cfg.minutes is None else time.time() + cfg.minutes * 60 - 0  # this session's budget
+        total = cfg.steps
+        bar = tqdm(total=total, initial=min(self.step, total or 0), desc="slic train" if cfg.adversarial else "slic pretrain",
+                   dynamic_ncols=True)
+        last_ckpt, run_avg = time.time(), {}
+        try:
+            while (total is None or self.step < total) and (deadline is None or time.time() < deadline):
+                t0 = time.time()
+                stats = self.train_step()
+                self.elapsed += time.time() - t0
+                self.step += 1
+                for k, v in stats.items():
+                    run_avg[k] = v if k not in run_avg else 0.9 * run_avg[k] + 0.1 * v
+                if cfg.val_every and self.step % cfg.val_every == 0:
+                    stats.update(self.validate())
+                row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), **stats}
+                if writer is None:
+                    writer = csv.DictWriter(logf, fieldnames=list(row) + ["val_psnr_x_x1", "val_psnr_x1_x2", "val_psnr_x1u_x2u"],
+                                            extrasaction="ignore")
+                    if new_log:
+                        writer.writeheader()
+                writer.writerow(row)
+                bar.update(1)
+                post = {"bpp": f"{run_avg['bpp']:.3f}", "x→x̂1": f"{run_avg['psnr_x_x1']:.2f}"}
+                if "psnr_x1_x2" in run_avg:
+                    post["x̂1→x̂2"] = f"{run_avg['psnr_x1_x2']:.2f}"
+                bar.set_postfix(post)
+                if time.time() - last_ckpt > cfg.ckpt_minutes * 60:
+                    logf.flush()
+                    self._save_checkpoint()
+                    last_ckpt = time.time()
+        finally:
+            bar.close()
+            logf.close()
+            self._save_checkpoint()
+        final = self.validate()
+        final.update(step=self.step, minutes=round(self.elapsed / 60, 2))
+        print(json.dumps(final))
+        return final
+
+    # export ---------------------------------------------------------------------------------
+    def export(self, name: str, fp16: bool = False, to_zoo: bool = True, measured: dict | None = None) -> Path:
+        """A bare CompressAI state_dict (entropy tables refreshed) plus a model card."""
+        net = build_net(self.arch, {k: v.detach().cpu() for k, v in self.net.state_dict().items()})
+        net.update(force=True)
+        sd = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+        weights = self.out / f"{name}.pth"
+        torch.save(sd, weights)
+        card = {
+            "kind": "codec", "name": name, "arch": self.arch, "quality": self.quality,
+            "file": weights.name, "sha256": zoo.sha256_file(weights),
+            "origin": "slic" if self.cfg.adversarial else "base",
+            "description": (f"SLIC fine-tuned from {self.cfg.base} with {self.cfg.metric}" if self.cfg.adversarial
+                            else f"vanilla {self.arch} q{self.quality} pretrained from random init"),
+            "training": {"steps": self.step, "minutes": round(self.elapsed / 60, 1), "data": self.cfg.data,
+                         "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("out", "data", "extra")}},
+            "measured": measured or {},
+        }
+        card_path = self.out / f"{name}.json"
+        card_path.write_text(json.dumps(card, indent=2))
+        if to_zoo:
+            dest = zoo.slic_home() / "weights"
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(weights, dest / weights.name)
+            shutil.copy2(card_path, dest / card_path.name)
+            print(f"exported {name} to {dest} (use it as --model {name})")
+        return weights
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+def _common_args(p) -> None:
+    p.add_argument("--data", nargs="+", required=True, help="directories or files of training images")
+    p.add_argument("--out", required=True, help="run directory (checkpoint.pt, log.csv, val_grid.png)")
+    p.add_argument("--steps", type=int), p.add_argument("--minutes", type=float)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion λ (default: CompressAI's for the quality)")
+    p.add_argument("--lr", type=float), p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128), p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="fp32 transforms (bf16 autocast is the default)")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's; use 1 when another job holds a core)")
+    p.add_argument("--export", metavar="NAME", help="export the final weights + model card into the zoo under NAME")
+    p.add_argument("--fp16", action="store_true", help="store exported weights as fp16")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("train", help="SLIC adversarial fine-tuning of a zoo codec")
+    p.add_argument("--base", required=True, help="zoo model to fine-tune, e.g. bmshj2018-hyperprior-q4-cpu14k")
+    p.add_argument("--metric", default="gmsd", help="perceptual metric P (gmsd, lpips, dists, ...)")
+    p.add_argument("--noise", default="blur,affine,jpeg", help="noise attacker spec (see slic.noise)")
+    p.add_argument("--alpha", type=float, help="adversarial weight (default: the preprint's Table 1 for the quality)")
+    p.add_argument("--tau", type=float, default=1.0)
+    _common_args(p)
+    p.set_defaults(func=_cmd_train, adversarial=True)
+
+    p = sub.add_parser("pretrain", help="train a vanilla codec (R + λD) from random init")
+    p.add_argument("--arch", required=True), p.add_argument("--quality", type=int, required=True)
+    _common_args(p)
+    p.set_defaults(func=_cmd_train, adversarial=False)
+
+
+def _cmd_train(args) -> int:
+    if args.steps is None and args.minutes is None:
+        raise InputError("give --steps N or --minutes M")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig(
+        out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
+        quality=getattr(args, "quality", None), metric=getattr(args, "metric", "gmsd"),
+        noise=getattr(args, "noise", ""), lmbda=args.lmbda, alpha=getattr(args, "alpha", None),
+        tau=getattr(args, "tau", 1.0), lr=args.lr or (5e-5 if args.adversarial else 1e-4), batch=args.batch,
+        crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
+        ckpt_minutes=args.ckpt_minutes, val_every=args.val_every, device=args.device, adversarial=args.adversarial,
+    )
+    trainer = Trainer(cfg, resume=args.resume)
+    trainer.run()
+    if args.export:
+        trainer.export(args.export, fp16=args.fp16)
+    return 0

@@ -1,0 +1,77 @@
+"""The codec through real bitstreams: sizes, types, determinism, refusals."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import slic
+from slic import container
+from slic.codec import Codec, bits_per_pixel, build_net, psnr_uint8
+from slic.errors import ModelMismatchError
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (37, 50), (64, 64), (65, 129)])
+def test_any_size_round_trips_to_the_same_size(base_codec, kodim_crop, shape):
+    img = kodim_crop(3, shape)
+    out = base_codec.roundtrip(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    if min(shape) >= 37:
+        assert psnr_uint8(img, out) > 24
+
+
+def test_output_type_follows_input_type(base_codec, kodim_crop):
+    img = kodim_crop(5, 64)
+    assert isinstance(base_codec.roundtrip(Image.fromarray(img)), Image.Image)
+    assert isinstance(base_codec.roundtrip(img), np.ndarray)
+    t = torch.from_numpy(img).permute(2, 0, 1).float() / 255
+    out = base_codec.roundtrip(t)
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 3, 64, 64)
+    # all three paths see the same pixels
+    assert np.array_equal(np.asarray(base_codec.roundtrip(Image.fromarray(img))), base_codec.roundtrip(img))
+
+
+def test_real_bitstream_quality_of_the_base_codec(base_codec, kodim_crop):
+    img = kodim_crop(1, (128, 192))
+    data = base_codec.encode(img)
+    x1 = base_codec.decode(data, output="array")
+    x2 = base_codec.roundtrip(x1)
+    assert 0.2 < bits_per_pixel(data, 128, 192) < 3
+    assert psnr_uint8(img, x1) > 25
+    assert psnr_uint8(x1, x2) > 33  # a vanilla codec is nearly idempotent: no self-destruction
+
+
+def test_decoding_is_deterministic_across_runs_and_thread_counts(base_codec, kodim_crop):
+    data = base_codec.encode(kodim_crop(1, (128, 192)))
+    before = torch.get_num_threads()
+    try:
+        outputs = []
+        for threads in (1, 2, 1, 3):
+            torch.set_num_threads(threads)
+            outputs.append(base_codec.decode(data, output="array"))
+            assert base_codec.encode(kodim_crop(1, (128, 192))) == data
+    finally:
+        torch.set_num_threads(before)
+    assert all(np.array_equal(outputs[0], o) for o in outputs[1:])
+
+
+def test_file_from_other_weights_is_refused(base_codec, kodim_crop):
+    data = base_codec.encode(kodim_crop(2, 64))
+    state = {k: v.clone() for k, v in base_codec.net.state_dict().items()}
+    state["g_s.0.weight"] += 1e-3
+    impostor = Codec(build_net("bmshj2018-hyperprior", state), base_codec.name, 4)
+    with pytest.raises(ModelMismatchError, match="different weights"):
+        impostor.decode(data)
+
+
+def test_file_naming_another_model_is_refused(base_codec, kodim_crop):
+    header, strings = container.unpack(base_codec.encode(kodim_crop(2, 64)))
+    other = container.SlicHeader(**{**header.__dict__, "model": "mbt2018-q4"})
+    with pytest.raises(ModelMismatchError, match="mbt2018-q4"):
+        base_codec.decode(container.pack(other, strings))
+
+
+def test_load_codec_is_cached_and_named():
+    a = slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
+    assert a is slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
+    assert a.name == "bmshj2018-hyperprior-q4-cpu14k" and a.quality == 4 and len(a.digest) == 8
