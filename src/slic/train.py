@@ -165,12 +165,48 @@ def slic_loss(net, x, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor,
     return loss, stats
 
 
+# -- distributed (torchrun) ----------------------------------------------------------------------
+def init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world size); starts a process group when launched by torchrun with several processes."""
+    import os
+
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if str(device).startswith("cuda") else "gloo")
+    return dist.get_rank(), world
+
+
+def average_gradients(params, world: int) -> None:
+    """Data parallelism by hand: each step runs the codec three times before one backward, which
+    DistributedDataParallel's one-forward-per-backward hooks do not fit; an explicit all-reduce of
+    the gradients after backward gives the same update."""
+    if world <= 1:
+        return
+    import torch.distributed as dist
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset:offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
 # -- the loop -----------------------------------------------------------------------------------
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg, self.out = cfg, Path(cfg.out)
+        self.rank, self.world = init_distributed(cfg.device)
+        if str(cfg.device).startswith("cuda") and self.world > 1:
+            cfg.device = f"cuda:{self.rank % torch.cuda.device_count()}"
         self.out.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank
         self.net = self._build_net()
         cfg.quality = cfg.quality or self.quality
         cfg.lmbda = cfg.lmbda if cfg.lmbda is not None else LAMBDAS[cfg.quality]
@@ -184,14 +220,14 @@ class Trainer:
         self.opt = torch.optim.Adam(main_params, lr=cfg.lr)
         self.aux_opt = torch.optim.Adam(aux_params, lr=cfg.aux_lr)
         train_paths, self.val_paths = split_train_val(find_images(cfg.data), n_val=4, seed=cfg.seed)
-        self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed)
+        self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed + 1000 * self.rank)  # different crops per rank
         self.metric = self.attacker = None
         if cfg.adversarial:
             from .metrics import get_metric
             from .noise import NoiseAttacker
 
             self.metric = get_metric(cfg.metric, device=cfg.device)
-            self.attacker = NoiseAttacker(cfg.noise, seed=cfg.seed)
+            self.attacker = NoiseAttacker(cfg.noise, seed=cfg.seed + 1000 * self.rank)
         self.step, self.elapsed = 0, 0.0
         if resume and (self.out / "checkpoint.pt").is_file():
             self._load_checkpoint(self.out / "checkpoint.pt")
@@ -209,6 +245,8 @@ class Trainer:
 
     # checkpoints ----------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
         state = {
             "net": self.net.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
             "step": self.step, "elapsed": self.elapsed, "sampler": self.sampler.state(),
@@ -242,12 +280,14 @@ class Trainer:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.step}")
         loss.backward()
+        average_gradients(self.opt.param_groups[0]["params"], self.world)
         if self.cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], self.cfg.grad_clip)
         self.opt.step()
         self.aux_opt.zero_grad(set_to_none=True)
         aux = self.net.aux_loss()
         aux.backward()
+        average_gradients(self.aux_opt.param_groups[0]["params"], self.world)
         self.aux_opt.step()
         stats["aux"] = aux.item()
         return stats
@@ -264,10 +304,12 @@ class Trainer:
             return {}
         x = torch.stack([torch.from_numpy(c[:size, :size].copy()).permute(2, 0, 1) for c in crops]).float() / 255
         x = x.to(self.cfg.device)
-        x1 = round_8bit_ste(self.net(x)["x_hat"])
+        out1 = self.net(x)
+        x1 = round_8bit_ste(out1["x_hat"])
         x2 = round_8bit_ste(self.net(x1)["x_hat"])
         row = [x, x1, ((x1 - x) * 10 + 0.5).clamp(0, 1), x2]
-        stats = {"val_psnr_x_x1": psnr(x, x1), "val_psnr_x1_x2": psnr(x1, x2)}
+        stats = {"val_bpp": rate_bpp(out1["likelihoods"], x.numel() // 3).item(),
+                 "val_psnr_x_x1": psnr(x, x1), "val_psnr_x1_x2": psnr(x1, x2)}
         if self.attacker is not None:
             x1u = self.attacker(x1).clamp(0, 1)
             row.append(round_8bit_ste(self.net(round_8bit_ste(x1u))["x_hat"]))
@@ -277,53 +319,73 @@ class Trainer:
             self.out / "val_grid.png")
         return stats
 
+    def _should_stop(self, deadline: float | None) -> bool:
+        """Step budget or time budget; with several processes, rank 0's clock decides for all."""
+        stop = (self.cfg.steps is not None and self.step >= self.cfg.steps) or (
+            deadline is not None and time.time() >= deadline)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            flag = torch.tensor([float(stop)])
+            dist.broadcast(flag, src=0)
+            stop = bool(flag.item())
+        return stop
+
+    def _open_log(self):
+        path = self.out / "log.csv"
+        new = not path.exists() or path.stat().st_size == 0
+        fields = ["step", "minutes", "loss", "bpp", "psnr_x_x1", "adv", "psnr_x1_x2", "psnr_x1u_x2u", "aux",
+                  "val_bpp", "val_psnr_x_x1", "val_psnr_x1_x2", "val_psnr_x1u_x2u"]
+        if not new:  # a resumed run appends under the header already there
+            with open(path, newline="") as existing:
+                fields = next(csv.reader(existing), fields)
+        f = open(path, "a", newline="")
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        return f, writer
+
     def run(self) -> dict:
+        """Train until --steps or --minutes, checkpointing every few minutes; returns final validation."""
         from tqdm.auto import tqdm
 
-        cfg = self.cfg
-        (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        log_path = self.out / "log.csv"
-        new_log = not log_path.exists()
-        logf = open(log_path, "a", newline="")
-        writer = None
-        deadline = None if cfg.minutes is None else time.time() + cfg.minutes * 60 - 0  # this session's budget
-        total = cfg.steps
-        bar = tqdm(total=total, initial=min(self.step, total or 0), desc="slic train" if cfg.adversarial else "slic pretrain",
-                   dynamic_ncols=True)
-        last_ckpt, run_avg = time.time(), {}
+        cfg, main = self.cfg, self.rank == 0
+        if main:
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+            logf, writer = self._open_log()
+        deadline = None if cfg.minutes is None else time.time() + cfg.minutes * 60
+        bar = tqdm(total=cfg.steps, initial=self.step if cfg.steps else 0, disable=not main, dynamic_ncols=True,
+                   desc="slic train" if cfg.adversarial else "slic pretrain")
+        last_ckpt, smooth = time.time(), {}
         try:
-            while (total is None or self.step < total) and (deadline is None or time.time() < deadline):
+            while not self._should_stop(deadline):
                 t0 = time.time()
                 stats = self.train_step()
                 self.elapsed += time.time() - t0
                 self.step += 1
+                if not main:
+                    continue
                 for k, v in stats.items():
-                    run_avg[k] = v if k not in run_avg else 0.9 * run_avg[k] + 0.1 * v
+                    smooth[k] = v if k not in smooth else 0.9 * smooth[k] + 0.1 * v
                 if cfg.val_every and self.step % cfg.val_every == 0:
                     stats.update(self.validate())
-                row = {"step": self.step, "minutes": round(self.elapsed / 60, 3), **stats}
-                if writer is None:
-                    writer = csv.DictWriter(logf, fieldnames=list(row) + ["val_psnr_x_x1", "val_psnr_x1_x2", "val_psnr_x1u_x2u"],
-                                            extrasaction="ignore")
-                    if new_log:
-                        writer.writeheader()
-                writer.writerow(row)
+                writer.writerow({"step": self.step, "minutes": round(self.elapsed / 60, 3), **stats})
                 bar.update(1)
-                post = {"bpp": f"{run_avg['bpp']:.3f}", "x→x̂1": f"{run_avg['psnr_x_x1']:.2f}"}
-                if "psnr_x1_x2" in run_avg:
-                    post["x̂1→x̂2"] = f"{run_avg['psnr_x1_x2']:.2f}"
-                bar.set_postfix(post)
+                bar.set_postfix({"bpp": f"{smooth['bpp']:.3f}", "x→x̂1": f"{smooth['psnr_x_x1']:.2f}",
+                                 **({"x̂1→x̂2": f"{smooth['psnr_x1_x2']:.2f}"} if "psnr_x1_x2" in smooth else {})})
                 if time.time() - last_ckpt > cfg.ckpt_minutes * 60:
                     logf.flush()
                     self._save_checkpoint()
                     last_ckpt = time.time()
         finally:
             bar.close()
-            logf.close()
+            if main:
+                logf.close()
             self._save_checkpoint()
-        final = self.validate()
+        final = self.validate() if main else {}
         final.update(step=self.step, minutes=round(self.elapsed / 60, 2))
-        print(json.dumps(final))
+        if main:
+            print(json.dumps(final))
         return final
 
     # export ---------------------------------------------------------------------------------
