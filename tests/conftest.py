@@ -48,6 +48,18 @@ def kodim_crop(kodak_dir):
     return make
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module: on a shared 2-core machine, 2 threads run ~10x slower
+    when the other core is busy (measured while training ran beside the tests)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def base_codec():
     import slic

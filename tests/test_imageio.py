@@ -70,3 +70,4 @@ def test_failed_save_leaves_no_file(tmp_path, photo):
     save_image(photo, tmp_path / "out.png", metadata={"slic:model": "m"})
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
     assert Image.open(tmp_path / "out.png").text["slic:model"] == "m"
+    assert (tmp_path / "out.png").stat().st_mode & 0o044  # readable by others, unlike a raw mkstemp file

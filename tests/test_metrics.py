@@ -36,17 +36,8 @@ from slic.zoo import fetch_aux  # noqa: E402
 
 CLASSIC = ("mse", "ms-ssim", "gmsd", "nlpd")
 # lpips / DISTS_pytorch call torchvision's deprecated `pretrained=`; that is theirs to fix
-pytestmark = pytest.mark.filterwarnings("ignore:(The parameter 'pretrained'|Arguments other than a weight enum)")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tensors here are small: on a busy 2-core machine OpenMP's thread barriers cost more
-    than the maths (measured: 37 s with one thread vs 2.5 min with two), so use one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.filterwarnings("ignore:(The parameter 'pretrained'|Arguments other than a weight enum)"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 # ------------------------------------------------------------------------------ images

@@ -11,13 +11,7 @@ from slic.edits import apply_edit
 from slic.errors import InputError
 from slic.noise import NoiseAttacker, parse_spec
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine, 2 threads run ~10x slower when the other is busy."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 

@@ -8,7 +8,9 @@ import sys
 import pytest
 import torch
 
-from slic.train import LAMBDAS, ALPHAS, TrainConfig, Trainer, find_images, round_8bit_ste
+from slic.imageio import find_images
+from slic.train import ALPHAS, TrainConfig, Trainer, round_8bit_ste
+from slic.zoo import LAMBDAS
 
 BASE = "bmshj2018-hyperprior-q4-cpu14k"
 

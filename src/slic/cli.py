@@ -248,7 +248,6 @@ def _setup_logging(quiet: bool) -> None:
         handler.setFormatter(_NoteFormatter())
         log.addHandler(handler)
     log.setLevel(logging.ERROR if quiet else logging.INFO)
-    log.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -126,6 +126,27 @@ def as_uint8_array(image, budget: int | None = None) -> np.ndarray:
     raise InputError(f"unsupported image dtype {arr.dtype}")
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
+
+
+def find_images(sources, limit: int | None = None) -> list[Path]:
+    """Image files given directly or found (recursively) in directories, sorted; at most `limit`."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    paths: list[Path] = []
+    for src in sources:
+        p = Path(src).expanduser()
+        if p.is_dir():
+            paths += sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    if not paths:
+        raise InputError(f"no images found in {', '.join(map(str, sources))}")
+    return paths[:limit] if limit else paths
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call write(tmp_path) then rename onto `path`: never leaves a half-written output."""
     path = Path(path)
@@ -136,6 +157,9 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -45,11 +45,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError, SlicError, WeightsError
+from .imageio import find_images
 
 log = logging.getLogger("slic")
 
 DEFAULT_NAME = "jpegsim-unet16"
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm", ".pnm")
 _LOGIT_EPS = 1e-3  # clamp before logit: costs < 0.26/255 at pure black/white
 
 
@@ -285,22 +285,6 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 # ------------------------------------------------------------------------------------- training
-
-
-def find_images(data_dirs) -> list[Path]:
-    """Every image file under the given directories (recursive) or given as files, sorted."""
-    if isinstance(data_dirs, (str, os.PathLike)):
-        data_dirs = [data_dirs]
-    found = []
-    for d in data_dirs:
-        d = Path(d).expanduser()
-        if d.is_file():
-            found.append(d)
-        elif d.is_dir():
-            found += [p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS]
-        else:
-            raise InputError(f"{d}: no such file or directory")
-    return sorted(set(found))
 
 
 class _CropSampler:

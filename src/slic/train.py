@@ -25,11 +25,11 @@ from PIL import Image
 from . import zoo
 from .codec import build_net, read_state_dict
 from .errors import InputError
+from .imageio import find_images
+from .zoo import LAMBDAS
 
-# CompressAI's λ for the MSE models, and the preprint's Table 1 α, by quality.
-LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+# The preprint's Table 1 α by quality (λ is CompressAI's, in zoo.LAMBDAS).
 ALPHAS = {1: 0.2, 2: 0.3, 3: 0.45, 4: 0.6, 5: 0.8, 6: 1.0, 7: 1.75, 8: 2.5}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".webp"}
 
 
 @dataclass
@@ -62,21 +62,6 @@ class TrainConfig:
 
 
 # -- data ---------------------------------------------------------------------------------------
-def find_images(dirs: list[str]) -> list[Path]:
-    paths = []
-    for d in dirs:
-        p = Path(d)
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            paths.append(p)
-        elif p.is_dir():
-            paths += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            raise InputError(f"{d}: no such file or directory")
-    if not paths:
-        raise InputError(f"no images found in {', '.join(dirs)}")
-    return paths
-
-
 class CropSampler:
     """Random crops (+ horizontal flips) from images held in memory, reproducible from a seed."""
 

@@ -32,6 +32,10 @@ _OFFICIAL_HASHES = {
 }
 
 
+# CompressAI's rate-distortion λ of the MSE models by quality (D = MSE·255², R in bpp).
+LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """One file of weights: where it sits relative to a weights root, and how to check it."""
