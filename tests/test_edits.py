@@ -8,7 +8,6 @@ import io
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from slic import ops

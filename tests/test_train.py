@@ -47,10 +47,11 @@ def test_round_8bit_ste_rounds_forward_and_passes_gradient():
 
 
 def test_adversarial_steps_change_the_weights_and_resume(tmp_path, tiny_data):
-    trainer = Trainer(config(tmp_path, tiny_data))
+    trainer = Trainer(config(tmp_path, tiny_data, val_every=3))
     before = trainer.net.g_s[0].weight.detach().clone()
     result = trainer.run()
     assert result["step"] == 3 and not torch.equal(before, trainer.net.g_s[0].weight.detach())
+    assert (tmp_path / "run" / "val" / "step0000003.png").is_file() and "val_bpp" in result
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 4 and "psnr_x1_x2" in log[0]
     resumed = Trainer(config(tmp_path, tiny_data, steps=5), resume=True)

@@ -27,14 +27,12 @@ in a real JPEG of the same image.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import logging
 import math
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +43,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError, SlicError, WeightsError
-from .imageio import find_images
+from .codec import psnr_uint8
+from .imageio import atomic_write, find_images
+from .zoo import sha256_file
+
+
+def save_atomically(obj, path: Path) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 log = logging.getLogger("slic")
 
@@ -143,11 +147,6 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.tensor(img).permute(2, 0, 1).float().div_(255.0)  # copies: img may be read-only
 
 
-def _psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
-
-
 @torch.no_grad()
 def apply_jpegsim(model: UNetJPEG, img: np.ndarray, quality: float) -> np.ndarray:
     """Run the surrogate on a uint8 HxWx3 image; uint8 result (rounded)."""
@@ -176,8 +175,8 @@ def evaluate_jpegsim(model: UNetJPEG, image_paths, qualities=(70, 75, 80, 85, 90
             img = load_image(p)
             for q in qualities:
                 target = real_jpeg(img, int(q))
-                sur[int(q)].append(_psnr_uint8(apply_jpegsim(model, img, q), target))
-                ident[int(q)].append(_psnr_uint8(img, target))
+                sur[int(q)].append(psnr_uint8(apply_jpegsim(model, img, q), target))
+                ident[int(q)].append(psnr_uint8(img, target))
     finally:
         model.train(was_training)
     mean = lambda v: round(float(np.mean(v)), 3)  # noqa: E731
@@ -187,14 +186,6 @@ def evaluate_jpegsim(model: UNetJPEG, image_paths, qualities=(70, 75, 80, 85, 90
 
 
 # ------------------------------------------------------------------------------------- loading
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _model_from_state(state: dict, config: dict | None = None) -> UNetJPEG:
@@ -253,35 +244,15 @@ def export_jpegsim(model: UNetJPEG, out_dir, name: str, card_extra: dict | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     pt = out_dir / f"{name}.pt"
     sd = {k: v.detach().to(torch.float16).clone() for k, v in model.state_dict().items()}
-    _atomic_save({"kind": "jpegsim", "config": model.config, "state_dict": sd}, pt)
-    card = {"kind": "jpegsim", "name": name, "file": pt.name, "sha256": _sha256(pt),
+    save_atomically({"kind": "jpegsim", "config": model.config, "state_dict": sd}, pt)
+    card = {"kind": "jpegsim", "name": name, "file": pt.name, "sha256": sha256_file(pt),
             "arch": "UNetJPEG", **model.config,
             "input": "RGB in [0,1] + constant plane quality/100; JPEG quality 0-100",
             "target": "Pillow JPEG encode+decode, default settings (4:2:0)"}
     card.update(card_extra or {})
     card_path = out_dir / f"{name}.json"
-    _atomic_write_text(card_path, json.dumps(card, indent=2) + "\n")
+    atomic_write(card_path, lambda tmp: Path(tmp).write_text(json.dumps(card, indent=2) + "\n"))
     return pt, card_path
-
-
-def _atomic_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------- training
@@ -401,7 +372,7 @@ def train_jpegsim(data_dirs, out_dir, steps: int | None = None, minutes: float |
         return p
 
     def save_checkpoint():
-        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+        save_atomically({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                       "elapsed_s": elapsed, "config": config, "sampler_rng": sampler.rng.bit_generator.state,
                       "torch_rng": torch.get_rng_state(), "data": [str(d) for d in _as_list(data_dirs)]},
                      ckpt_path)

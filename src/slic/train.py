@@ -300,8 +300,10 @@ class Trainer:
             row.append(round_8bit_ste(self.net(round_8bit_ste(x1u))["x_hat"]))
             stats["val_psnr_x1u_x2u"] = psnr(x1u, row[-1])
         grid = torch.cat([torch.cat(list(r), dim=1) for r in row], dim=2)  # rows: images; cols: stages
-        Image.fromarray((grid.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8)).save(
-            self.out / "val_grid.png")
+        png = Image.fromarray((grid.permute(1, 2, 0).cpu().numpy() * 255).round().astype(np.uint8))
+        (self.out / "val").mkdir(exist_ok=True)
+        png.save(self.out / "val" / f"step{self.step:07d}.png")
+        png.save(self.out / "val_grid.png")  # the latest, under a fixed name
         return stats
 
     def _should_stop(self, deadline: float | None) -> bool:
@@ -330,14 +332,24 @@ class Trainer:
             writer.writeheader()
         return f, writer
 
+    def _tensorboard(self):
+        """A TensorBoard writer when tensorboard is installed (the CSV log is always written)."""
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            return None
+        return SummaryWriter(log_dir=str(self.out / "tensorboard"))
+
     def run(self) -> dict:
         """Train until --steps or --minutes, checkpointing every few minutes; returns final validation."""
         from tqdm.auto import tqdm
 
         cfg, main = self.cfg, self.rank == 0
+        tb = None
         if main:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
             logf, writer = self._open_log()
+            tb = self._tensorboard()
         deadline = None if cfg.minutes is None else time.time() + cfg.minutes * 60
         bar = tqdm(total=cfg.steps, initial=self.step if cfg.steps else 0, disable=not main, dynamic_ncols=True,
                    desc="slic train" if cfg.adversarial else "slic pretrain")
@@ -355,6 +367,9 @@ class Trainer:
                 if cfg.val_every and self.step % cfg.val_every == 0:
                     stats.update(self.validate())
                 writer.writerow({"step": self.step, "minutes": round(self.elapsed / 60, 3), **stats})
+                if tb is not None:
+                    for key, value in stats.items():
+                        tb.add_scalar(key, value, self.step)
                 bar.update(1)
                 bar.set_postfix({"bpp": f"{smooth['bpp']:.3f}", "x→x̂1": f"{smooth['psnr_x_x1']:.2f}",
                                  **({"x̂1→x̂2": f"{smooth['psnr_x1_x2']:.2f}"} if "psnr_x1_x2" in smooth else {})})
@@ -366,6 +381,8 @@ class Trainer:
             bar.close()
             if main:
                 logf.close()
+                if tb is not None:
+                    tb.close()
             self._save_checkpoint()
         final = self.validate() if main else {}
         final.update(step=self.step, minutes=round(self.elapsed / 60, 2))
