@@ -68,6 +68,7 @@ def test_bad_inputs(tmp_path, photo_png, capsys):
         ("encode", photo_png, "-o", tmp_path / "o7.slic", "--max-pixels", "100"),
         ("encode", photo_png, "-o", tmp_path / "no-dir" / "o8.slic"),
         ("info", tmp_path / "text.txt"),
+        ("decode", slic_file, "-o", tmp_path / "o9.png", "--max-pixels", "100"),
     ]
     for argv in cases:
         code, _, err = run(capsys, *argv)

@@ -67,7 +67,7 @@ def cmd_decode(args) -> int:
     header = container.read_header(data)
     args.model = args.model or header.model
     codec = _codec(args)
-    image = codec.decode(data, output="array")
+    image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     save_image(image, args.output, metadata=_neural_metadata(codec))
     print(f"{args.output}: {header.width}×{header.height}, model {codec.name}")
     return 0
@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("slic: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `slic models | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError:
         print("slic: error: out of memory (try a smaller image or --max-pixels)", file=sys.stderr)
         return EXIT_ERROR

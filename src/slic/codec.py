@@ -151,9 +151,10 @@ class Codec:
         """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes."""
         return self.compress_tensor(to_tensor(load_image(image)))
 
-    def decode(self, data: bytes, output: str = "pil"):
-        """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float))."""
-        return from_tensor(self.decompress_tensor(data), output)
+    def decode(self, data: bytes, output: str = "pil", max_pixels: int | None = None):
+        """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float)).
+        Files claiming more than `max_pixels` (default: the budget of slic.imageio) are refused."""
+        return from_tensor(self.decompress_tensor(data, max_pixels), output)
 
     def roundtrip(self, image):
         """Encode then decode; the result has the input's type (tensor, array or PIL image)."""
