@@ -1,5 +1,6 @@
 """The .slic container: round trip, overhead, and defensive parsing of untrusted bytes."""
 
+import os
 import struct
 import zlib
 
@@ -83,8 +84,8 @@ def test_fuzz_mutated_valid_files_with_valid_checksum(data):
         pass
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.lists(st.binary(min_size=0, max_size=64), min_size=2, max_size=2),
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=st.lists(st.binary(min_size=0, max_size=512), min_size=2, max_size=2),
        height=st.integers(1, 200), width=st.integers(1, 200))
 def test_fuzz_decoder_with_well_formed_but_garbage_files(base_codec, payload, height, width):
     """A crafted file with a valid checksum and random entropy-coded strings never crashes the
@@ -103,3 +104,42 @@ def test_inconsistent_geometry_is_refused(base_codec):
     header = container.SlicHeader(base_codec.name, base_codec.digest, 4, 64, 64, 0, 0, (5, 5))
     with pytest.raises(FormatError, match="inconsistent"):
         base_codec.decode(container.pack(header, [b"a", b"b"]))
+
+
+CRAFTED_FILES_SCRIPT = """
+import random, sys
+import slic
+from slic import container
+from slic.errors import SlicError
+codec = slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
+if sys.argv[2] == "unguarded":
+    codec._zero_tailed = lambda strings, header: strings
+rng = random.Random(int(sys.argv[1]))
+for _ in range(150):
+    h, w = rng.randint(1, 200), rng.randint(1, 200)
+    ph, pw = -(-h // 64) * 64, -(-w // 64) * 64
+    payload = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 64))) for _ in range(2)]
+    header = container.SlicHeader(codec.name, codec.digest, 4, h, w, ph - h, pw - w, (ph // 64, pw // 64))
+    try:
+        assert codec.decode(container.pack(header, payload), output="array").shape == (h, w, 3)
+    except SlicError:
+        pass
+print("survived")
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_garbage_strings_cannot_crash_the_rans_decoder(tmp_path, seed):
+    """Regression: crafted files (valid checksum and geometry, random entropy-coded strings) made
+    CompressAI's rANS decoder read past its buffer and segfault; seeds 1 and 2 crashed within these
+    150 cases before Codec._zero_tailed. Run in a fresh process so a crash is a failure, not the
+    end of the test session, and so the memory layout matches the one that crashed."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "crafted.py"
+    script.write_text(CRAFTED_FILES_SCRIPT)
+    mode = "unguarded" if os.environ.get("SLIC_TEST_UNGUARDED") else "guarded"
+    proc = subprocess.run([sys.executable, str(script), str(seed), mode], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0 and "survived" in proc.stdout, f"decoder died with code {proc.returncode}"

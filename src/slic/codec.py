@@ -126,12 +126,27 @@ class Codec:
         header, strings = container.unpack(data)
         self.check_compatible(header)
         check_size(header.width, header.height, max_pixels)
+        strings = self._zero_tailed(strings, header)
         with deterministic_kernels():
             out = self.net.decompress([[s] for s in strings], list(header.latent_shape))
         x_hat = out["x_hat"][..., : header.height, : header.width]
         if not torch.isfinite(x_hat).all():  # garbage strings that passed the checksum (crafted file)
             raise FormatError("corrupted .slic file (entropy-coded data does not decode)")
         return quantize_8bit(x_hat).cpu()
+
+    def _zero_tailed(self, strings: list[bytes], header: container.SlicHeader) -> list[bytes]:
+        """Each string followed by zero bytes the rANS decoder may run into but never past.
+
+        CompressAI's decoder reads 32-bit words without bounds checks; on a crafted file whose
+        strings are garbage it walks off the end of the buffer (a segfault, found by the fuzz test).
+        It reads at most one word per symbol plus the bypass bits, and those stop once its input
+        is zeros, so a tail of 8 bytes per latent symbol + 64 per input byte bounds every read.
+        The tail costs memory only; valid files decode identically.
+        """
+        area = (header.height + header.pad_bottom) * (header.width + header.pad_right)
+        symbols = [self.net.h_a[0].in_channels * area // 16**2,  # y: M channels at 1/16
+                   self.net.entropy_bottleneck.channels * area // 64**2]  # z: at 1/64
+        return [s + bytes(8 * symbols[min(i, 1)] + 64 * len(s) + 1024) for i, s in enumerate(strings)]
 
     def check_compatible(self, header: container.SlicHeader) -> None:
         """Refuse files from other weights, and headers whose geometry does not add up."""
