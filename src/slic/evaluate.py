@@ -266,7 +266,9 @@ def write_table(path: Path, model: dict, control: dict | None, options: dict) ->
               "the protection; a Cheng2020-based SLIC resists all vanilla codecs.",
               "Laundering and K-way rows follow the two-way compression paper (identity + K−1 random "
               "flip/rot90 × stretch 0–64 px × shift 0–64 px transforms, cheapest by R + λD).", ""]
-    if control is None:
+    if control is None and options.get("control") == "none":
+        lines.append("No control in this run (--control none): the vanilla control was evaluated in a run of its own.")
+    elif control is None:
         lines.append("The model is its own control (a vanilla codec): no separate control run.")
     if model["quality"] != 8:
         lines.append("Caveat: the paper's rows are official CompressAI q8 weights (about 40 dB); "
@@ -418,8 +420,13 @@ def run_eval(model: str, data, out: Path, limit: int | None = None, edits=None, 
     options = {"data": [str(d) for d in data], "limit": limit, "edits": edits,
                "vanilla": [v.name for v in vanilla_codecs],
                "launderer": launderer.name if launderer else None, "launder_k": launder_k, "seed": seed,
-               "lpips": lpips, "images": [str(p) for p in images], "seconds_per_image": seconds}
-    summary["control"] = control_summary if control_summary else {"name": codec.name, "same_as_model": True}
+               "lpips": lpips, "control": control, "images": [str(p) for p in images], "seconds_per_image": seconds}
+    if control_summary:
+        summary["control"] = control_summary
+    elif control == "none":
+        summary["control"] = {"name": None, "skipped": True}
+    else:
+        summary["control"] = {"name": codec.name, "same_as_model": True}
     summary["options"] = options
     _write_json(out / "summary.json", summary)
     table = write_table(out / "table.md", summary, control_summary, options)
