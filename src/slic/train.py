@@ -14,7 +14,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +59,6 @@ class TrainConfig:
     name: str | None = None
     device: str = "cpu"
     adversarial: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -408,7 +407,7 @@ class Trainer:
             "description": (f"SLIC fine-tuned from {self.cfg.base} with {self.cfg.metric}" if self.cfg.adversarial
                             else f"vanilla {self.arch} q{self.quality} pretrained from random init"),
             "training": {"steps": self.step, "minutes": round(self.elapsed / 60, 1), "data": self.cfg.data,
-                         "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("out", "data", "extra")}},
+                         "config": {k: v for k, v in asdict(self.cfg).items() if k not in ("out", "data")}},
             "measured": measured or {},
         }
         card_path = self.out / f"{name}.json"
