@@ -180,6 +180,30 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_robustness(args) -> int:
+    from . import robustness
+    from .codec import default_model
+
+    if args.list:
+        for name, (category, spec, _) in robustness.available_operations().items():
+            print(f"{name:<24}{category:<13}{spec}")
+        return 0
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    if args.threads:
+        if args.threads < 1:
+            raise InputError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = args.model or default_model()
+    out = Path(args.out or f"slic-robustness-{model}")
+    summary = robustness.run_robustness(model, args.data, out, ops=args.ops, limit=args.limit, device=args.device,
+                                        progress=not args.quiet)
+    robustness.print_summary(summary, out)
+    return 0
+
+
 def _add_model_args(p, model_default=None):
     p.add_argument("--model", default=model_default, help="zoo model name (see `slic models`); default: slic-default if bundled")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -223,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write a side-by-side PNG (original | x̂1 | x̂2)")
     _add_model_args(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("robustness", help="everyday operations on x̂1: which of them strip the protection",
+                       description="Apply ≥ 40 everyday operations (geometry, colour, filters, noise, compression, "
+                                   "compositing, screenshots, chains) to each first compression x̂1 and report "
+                                   "PSNR(a(x̂1), slic(a(x̂1))); ≥ 20 dB means the operation strips the protection.")
+    p.add_argument("--data", nargs="+", required=True, help="directories or files of images")
+    p.add_argument("--out", help="output directory (default slic-robustness-MODEL)")
+    p.add_argument("--ops", help="comma-separated operation names (default: all), or op specs such as 'jpeg:q=60'")
+    p.add_argument("--limit", type=int, help="use the first N images")
+    p.add_argument("--list", action="store_true", help="list the operations and exit")
+    p.add_argument("--threads", type=int, help="CPU threads")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_robustness)
 
     for module_name in _PLUGIN_MODULES:
         try:

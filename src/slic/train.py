@@ -59,6 +59,11 @@ class TrainConfig:
     name: str | None = None
     device: str = "cpu"
     adversarial: bool = True
+    attacker: str | None = None  # an AdaptiveAttacker spec (slic.attacker); replaces `noise` when given
+    local_weight: float = 0.0  # weight of the tile hinge: 32×32 tiles of x̂1 that keep > local_db on re-compression
+    local_db: float = 14.0
+    guard_weight: float = 0.0  # weight of the per-image quality guard against the frozen base codec
+    guard_db: float = 0.3  # an image may lose this much PSNR(x, x̂1) against the base before the guard acts
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -130,7 +135,51 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 99.0 if mse == 0 else -10 * math.log10(mse)
 
 
-def slic_loss(net, x, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor, dict]:
+def padded_forward(net, x: torch.Tensor, multiple: int = 64) -> torch.Tensor:
+    """The codec's reconstruction of x at any size, padded (replicate) as `slic encode` pads."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return net(x)["x_hat"][..., :h, :w]
+
+
+def tile_psnr(a: torch.Tensor, b: torch.Tensor, tile: int = 32) -> torch.Tensor:
+    """PSNR (dB) of every tile×tile tile (partial tiles at the edges included), shape (N, th, tw)."""
+    err = (a.float() - b.float()).pow(2).mean(1, keepdim=True)
+    mse = F.avg_pool2d(err, tile, ceil_mode=True)
+    return -10 * torch.log10(mse.clamp_min(1e-10))[:, 0]
+
+
+def local_hinge(a: torch.Tensor, b: torch.Tensor, threshold_db: float) -> torch.Tensor:
+    """Mean over tiles of how far each tile's re-compression PSNR stays above `threshold_db` (÷10):
+    zero once every region of the image collapses, so no region can stay unprotected."""
+    return F.relu(tile_psnr(a, b) - threshold_db).mean() / 10
+
+
+def quality_guard(x, x1, x_base, margin_db: float) -> torch.Tensor:
+    """Per image: dB lost against the frozen base codec beyond `margin_db` (mean over the batch).
+    The rate–distortion term only sees the batch mean; this one protects the worst image."""
+    mse = (x1 - x).pow(2).flatten(1).mean(1)
+    mse_base = (x_base - x).pow(2).flatten(1).mean(1).clamp_min(1e-10)
+    return F.relu(10 * torch.log10(mse / mse_base) - margin_db).mean()
+
+
+def adaptive_adversarial(net, x1q, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor, dict]:
+    """The adversarial term with an AdaptiveAttacker: one op for the batch, any output size."""
+    x2 = net(x1q)["x_hat"]
+    label, x1u = attacker(x1q)
+    x1u = round_8bit_ste(x1u)
+    x2u = padded_forward(net, x1u)
+    adv = F.relu(cfg.tau - metric(x1q, x2)).mean() + F.relu(cfg.tau - metric(x1u, x2u)).mean()
+    if cfg.local_weight:
+        adv = adv + cfg.local_weight * (local_hinge(x1q, x2, cfg.local_db) + local_hinge(x1u, x2u, cfg.local_db))
+    psnr_u = psnr(x1u, x2u)
+    attacker.update(label, psnr_u)
+    return adv, {"adv": adv.item(), "psnr_x1_x2": psnr(x1q, x2), "psnr_x1u_x2u": psnr_u, "op": label}
+
+
+def slic_loss(net, x, cfg: TrainConfig, metric, attacker, base=None) -> tuple[torch.Tensor, dict]:
     """One forward of the SLIC objective; returns the loss and the numbers worth logging."""
     out1 = net(x)
     x1 = out1["x_hat"]
@@ -138,7 +187,17 @@ def slic_loss(net, x, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor,
     mse = F.mse_loss(x1, x)
     loss = bpp + cfg.lmbda * 255**2 * mse
     stats = {"bpp": bpp.item(), "psnr_x_x1": psnr(x, x1)}
-    if cfg.adversarial:
+    if base is not None and cfg.guard_weight:
+        with torch.no_grad():
+            x_base = base(x)["x_hat"]
+        guard = quality_guard(x, x1, x_base, cfg.guard_db)
+        loss = loss + cfg.guard_weight * guard
+        stats["guard"] = guard.item()
+    if cfg.adversarial and cfg.attacker:
+        adv, adv_stats = adaptive_adversarial(net, round_8bit_ste(x1), cfg, metric, attacker)
+        loss = loss + cfg.alpha * adv
+        stats.update(adv_stats)
+    elif cfg.adversarial:
         x1q = round_8bit_ste(x1)
         x2 = net(x1q)["x_hat"]
         x1u = attacker(x1q).clamp(0, 1)
@@ -214,10 +273,32 @@ class Trainer:
             from .noise import NoiseAttacker
 
             self.metric = get_metric(cfg.metric, device=cfg.device)
-            self.attacker = NoiseAttacker(cfg.noise, seed=cfg.seed + 1000 * self.rank)
+            if cfg.attacker:
+                from .attacker import AdaptiveAttacker
+
+                self.attacker = AdaptiveAttacker(cfg.attacker, seed=cfg.seed + 1000 * self.rank)
+            else:
+                self.attacker = NoiseAttacker(cfg.noise, seed=cfg.seed + 1000 * self.rank)
+        self.base = None
+        if cfg.guard_weight and cfg.base:
+            self.base = self._frozen_base()
         self.step, self.elapsed = 0, 0.0
         if resume and (self.out / "checkpoint.pt").is_file():
             self._load_checkpoint(self.out / "checkpoint.pt")
+
+    def _frozen_base(self):
+        """The vanilla codec the quality guard compares against (train mode: the same noisy
+        quantisation proxy as the model being trained), frozen."""
+        from .ops.compression import DEFAULT_VANILLA
+
+        spec = zoo.get_spec(self.cfg.base)
+        base_name = spec.name if not spec.is_slic else DEFAULT_VANILLA
+        base = build_net(zoo.get_spec(base_name).arch, read_state_dict(zoo.fetch(zoo.get_spec(base_name).weights)))
+        for p in base.parameters():
+            p.requires_grad_(False)
+        if self.cfg.bf16:
+            autocast_transforms(base, self.cfg.device)
+        return base.to(self.cfg.device).train()
 
     def _build_net(self):
         cfg = self.cfg
@@ -238,11 +319,22 @@ class Trainer:
             "net": self.net.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
             "step": self.step, "elapsed": self.elapsed, "sampler": self.sampler.state(),
             "torch_rng": torch.get_rng_state(), "arch": self.arch, "quality": self.quality,
-            "attacker": self.attacker.generator.get_state() if self.attacker is not None and hasattr(self.attacker, "generator") else None,
+            "attacker": self._attacker_state(),
         }
         tmp = self.out / "checkpoint.pt.part"
         torch.save(state, tmp)
         tmp.replace(self.out / "checkpoint.pt")
+
+    def _attacker_state(self):
+        if self.attacker is None:
+            return None
+        if hasattr(self.attacker, "generator"):
+            return self.attacker.generator.get_state()
+        state = self.attacker.state()
+        (self.out / "attacker.json").write_text(json.dumps(  # the per-op figures, for people
+            {k: {"running_psnr": round(v, 2), "draws": state["counts"][k]} for k, v in state["running"].items()},
+            indent=1))
+        return state
 
     def _load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
@@ -254,8 +346,11 @@ class Trainer:
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.sampler.load_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
-        if state.get("attacker") is not None and hasattr(self.attacker, "generator"):
-            self.attacker.generator.set_state(state["attacker"])
+        if state.get("attacker") is not None and self.attacker is not None:
+            if hasattr(self.attacker, "generator") and isinstance(state["attacker"], torch.Tensor):
+                self.attacker.generator.set_state(state["attacker"])
+            elif hasattr(self.attacker, "load_state") and isinstance(state["attacker"], dict):
+                self.attacker.load_state(state["attacker"])
         print(f"resumed from {path} at step {self.step} ({self.elapsed / 60:.1f} min)")
 
     # steps ----------------------------------------------------------------------------------
@@ -263,7 +358,7 @@ class Trainer:
         self.net.train()
         x = self.sampler.batch(self.cfg.batch).to(self.cfg.device)
         self.opt.zero_grad(set_to_none=True)
-        loss, stats = slic_loss(self.net, x, self.cfg, self.metric, self.attacker)
+        loss, stats = slic_loss(self.net, x, self.cfg, self.metric, self.attacker, self.base)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {self.step}")
         loss.backward()
@@ -298,7 +393,12 @@ class Trainer:
         stats = {"val_bpp": rate_bpp(out1["likelihoods"], x.numel() // 3).item(),
                  "val_psnr_x_x1": psnr(x, x1), "val_psnr_x1_x2": psnr(x1, x2)}
         if self.attacker is not None:
-            x1u = self.attacker(x1).clamp(0, 1)
+            if self.cfg.attacker:  # show a fixed-size op in the grid: the adaptive draw may resize
+                from .ops import get
+
+                x1u = get("jpeg")(x1, q=50, chroma="420")
+            else:
+                x1u = self.attacker(x1).clamp(0, 1)
             row.append(round_8bit_ste(self.net(round_8bit_ste(x1u))["x_hat"]))
             stats["val_psnr_x1u_x2u"] = psnr(x1u, row[-1])
         grid = torch.cat([torch.cat(list(r), dim=1) for r in row], dim=2)  # rows: images; cols: stages
@@ -323,7 +423,7 @@ class Trainer:
     def _open_log(self):
         path = self.out / "log.csv"
         new = not path.exists() or path.stat().st_size == 0
-        fields = ["step", "minutes", "loss", "bpp", "psnr_x_x1", "adv", "psnr_x1_x2", "psnr_x1u_x2u", "aux",
+        fields = ["step", "minutes", "loss", "bpp", "psnr_x_x1", "adv", "psnr_x1_x2", "psnr_x1u_x2u", "op", "guard", "aux",
                   "val_bpp", "val_psnr_x_x1", "val_psnr_x1_x2", "val_psnr_x1u_x2u"]
         if not new:  # a resumed run appends under the header already there
             with open(path, newline="") as existing:
@@ -365,6 +465,8 @@ class Trainer:
                 if not main:
                     continue
                 for k, v in stats.items():
+                    if isinstance(v, str):
+                        continue
                     smooth[k] = v if k not in smooth else 0.9 * smooth[k] + 0.1 * v
                 if cfg.val_every and self.step % cfg.val_every == 0:
                     stats.update(self.validate())
@@ -445,7 +547,16 @@ def add_commands(sub) -> None:
     p = sub.add_parser("train", help="SLIC adversarial fine-tuning of a zoo codec")
     p.add_argument("--base", required=True, help="zoo model to fine-tune, e.g. bmshj2018-hyperprior-q4-cpu14k")
     p.add_argument("--metric", default="gmsd", help="perceptual metric P (gmsd, lpips, dists, ...)")
-    p.add_argument("--noise", default="blur,affine,jpeg", help="noise attacker spec (see slic.noise)")
+    p.add_argument("--noise", default="blur,affine,jpeg", help="the preprint's noise attacker spec (see slic.noise)")
+    p.add_argument("--attacker", nargs="?", const="default", metavar="SPEC",
+                   help="the adaptive attacker over the op registry instead of --noise: 'default' or a spec "
+                        "such as 'jpeg:q=30-95,resize:factor=0.4-1.6,gray,codec,chain:n=2-3' (slic.attacker)")
+    p.add_argument("--local-weight", type=float, default=0.0,
+                   help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
+    p.add_argument("--local-db", type=float, default=14.0, help="tile re-compression PSNR the tile hinge allows")
+    p.add_argument("--guard-weight", type=float, default=0.0,
+                   help="weight of the per-image quality guard against the vanilla base; 0 = off")
+    p.add_argument("--guard-db", type=float, default=0.3, help="dB an image may lose against the base unguarded")
     p.add_argument("--alpha", type=float, help="adversarial weight (default: the preprint's Table 1 for the quality)")
     p.add_argument("--tau", type=float, default=1.0)
     _common_args(p)
@@ -455,6 +566,16 @@ def add_commands(sub) -> None:
     p.add_argument("--arch", required=True), p.add_argument("--quality", type=int, required=True)
     _common_args(p)
     p.set_defaults(func=_cmd_train, adversarial=False)
+
+
+def _attacker_spec(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from .attacker import DEFAULT_ATTACKER, AdaptiveAttacker
+
+    spec = DEFAULT_ATTACKER if value == "default" else value
+    AdaptiveAttacker(spec)  # fail on a bad spec before loading anything
+    return spec
 
 
 def _cmd_train(args) -> int:
@@ -470,6 +591,9 @@ def _cmd_train(args) -> int:
         crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
         channels_last=args.channels_last,
         ckpt_minutes=args.ckpt_minutes, val_every=args.val_every, device=args.device, adversarial=args.adversarial,
+        attacker=_attacker_spec(getattr(args, "attacker", None)),
+        local_weight=getattr(args, "local_weight", 0.0), local_db=getattr(args, "local_db", 14.0),
+        guard_weight=getattr(args, "guard_weight", 0.0), guard_db=getattr(args, "guard_db", 0.3),
     )
     trainer = Trainer(cfg, resume=args.resume)
     trainer.run()

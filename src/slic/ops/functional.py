@@ -20,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def _per_image(value, n: int, like: torch.Tensor, name: str) -> torch.Tensor:

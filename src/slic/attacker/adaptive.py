@@ -1,0 +1,114 @@
+"""`AdaptiveAttacker`: one op per training step from a broad registry spec, sampled adaptively.
+
+Each member of the spec (an op, a fixed ``a+b`` chain, or ``chain:n=2-3``, a random chain of that
+many other members) keeps a running mean of the re-compression PSNR it let through,
+PSNR(u(x̂1), codec(u(x̂1))). A member is drawn with weight ∝ that PSNR², but never below
+``floor`` × the mean weight, so training time goes where the protection is weakest while every
+route stays trained (an op left alone drifts back open). Randomness is a seeded numpy generator
+whose state is checkpointed with the running means.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..ops import Chain, parse
+
+DEFAULT_ATTACKER = ",".join([
+    "crop:top=0-63:left=0-63", "crop:top=0-63:left=0-63:bottom=0-63:right=0-63",
+    "pad:top=0-31:left=0-31:bottom=0-31:right=0-31",
+    "jpeg:q=30-95:chroma=420|444", "jpeg_diff:q=20-85", "webp:q=30-95",
+    "resize:factor=0.4-1.6", "zoom:keep=0.5-0.95", "rotate:angle=1-15", "rotate:angle=-15--1", "rotate_crop:angle=-12-12",
+    "shear", "perspective", "dihedral", "twoway",
+    "gray", "saturation", "hue", "gamma", "contrast", "brightness", "white_balance", "autocontrast", "posterize",
+    "blur:sigma=0.5-2.0", "median", "unsharp", "noise", "denoise",
+    "codec", "text", "logo",
+    "chain:n=2-3",
+])
+
+
+class AdaptiveAttacker:
+    """Draw one op per call from `spec`, weighted by its running re-compression PSNR."""
+
+    def __init__(self, spec: str = DEFAULT_ATTACKER, seed: int = 0, floor: float = 0.25, momentum: float = 0.9,
+                 initial_psnr: float = 30.0):
+        self.spec = spec
+        self.chain_range: tuple[int, int] | None = None
+        members = []
+        for item in spec.split(","):
+            name = item.strip().split(":")[0].lower()
+            if name == "chain":
+                self.chain_range = self._chain_range(item)
+            else:
+                members.extend(parse(item))
+        if not members:
+            raise InputError("attacker spec has no ops")
+        self.members = members
+        self.labels = [m.title for m in members] + (["chain"] if self.chain_range else [])
+        if len(set(self.labels)) != len(self.labels):
+            raise InputError("attacker spec lists an op twice with the same parameters")
+        self.floor, self.momentum = floor, momentum
+        self.running = {label: initial_psnr for label in self.labels}
+        self.counts = {label: 0 for label in self.labels}
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _chain_range(item: str) -> tuple[int, int]:
+        _, _, rest = item.partition(":")
+        lo = hi = 2
+        if rest:
+            key, _, raw = rest.partition("=")
+            if key.strip() != "n" or not raw:
+                raise InputError(f"attacker spec: '{item}' should read chain:n=2-3")
+            try:
+                parts = [int(v) for v in raw.split("-")]
+            except ValueError:
+                raise InputError(f"attacker spec: '{item}' should read chain:n=2-3") from None
+            lo, hi = parts[0], parts[-1]
+        if not 2 <= lo <= hi <= 5:
+            raise InputError("attacker spec: chain length must be within 2-5")
+        return lo, hi
+
+    # sampling -------------------------------------------------------------------------------
+    def weights(self) -> np.ndarray:
+        w = np.array([self.running[label] for label in self.labels], dtype=np.float64).clip(min=1.0) ** 2
+        return np.maximum(w, self.floor * w.mean())
+
+    def draw(self):
+        """(label, op or Chain, parameters) for one step."""
+        w = self.weights()
+        i = int(self.rng.choice(len(self.labels), p=w / w.sum()))
+        label = self.labels[i]
+        if label == "chain":
+            n = int(self.rng.integers(self.chain_range[0], self.chain_range[1] + 1))
+            picks = self.rng.choice(len(self.members), size=n, replace=False)
+            ops = []
+            for j in picks:
+                m = self.members[j]
+                ops.extend(m.ops if isinstance(m, Chain) else [m])
+            member = Chain(ops)
+        else:
+            member = self.members[i]
+        return label, member, member.sample(self.rng)
+
+    def __call__(self, x: torch.Tensor):
+        """Apply one drawn op to the whole batch: (label, u(x)) — u(x) may have another size."""
+        label, member, params = self.draw()
+        self.last = label
+        return label, member(x, **params)
+
+    def update(self, label: str, psnr: float) -> None:
+        if np.isfinite(psnr):
+            self.running[label] = self.momentum * self.running[label] + (1 - self.momentum) * min(psnr, 60.0)
+        self.counts[label] += 1
+
+    # checkpoints ----------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "running": dict(self.running), "counts": dict(self.counts)}
+
+    def load_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        for key in ("running", "counts"):
+            getattr(self, key).update({k: v for k, v in state[key].items() if k in self.running})

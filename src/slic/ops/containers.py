@@ -1,0 +1,73 @@
+"""Containers over ops: a fixed `Chain`, and `OneOf` (choose one member per call, replayably).
+
+Both follow the Op calling convention: ``sample(rng)`` gives replayable parameters, ``__call__(x,
+**params)`` applies them to a float batch, ``apply_uint8(img, params)`` to one uint8 image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .base import Op
+
+
+class Chain:
+    """Ops applied one after the other (a forger's pipeline: JPEG save, then a resize, ...)."""
+
+    category = "chain"
+
+    def __init__(self, ops: list[Op], label: str | None = None):
+        if not ops:
+            raise InputError("a chain needs at least one op")
+        self.ops = list(ops)
+        self.label = label
+        self.grad = "exact" if all(o.grad == "exact" for o in ops) else (
+            "none" if any(o.grad == "none" for o in ops) else "ste")
+        self.resizes = any(o.resizes for o in ops)
+
+    @property
+    def title(self) -> str:
+        return self.label or "+".join(o.title for o in self.ops)
+
+    name = title
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        return {"steps": [o.sample(rng) for o in self.ops]}
+
+    def fixed(self) -> dict:
+        return {"steps": [o.fixed() for o in self.ops]}
+
+    def __call__(self, x: torch.Tensor, steps: list[dict]) -> torch.Tensor:
+        for op, p in zip(self.ops, steps):
+            x = op(x, **p)
+        return x
+
+    def apply_uint8(self, img: np.ndarray, params: dict | None = None) -> np.ndarray:
+        params = self.fixed() if params is None else params
+        for op, p in zip(self.ops, params["steps"]):
+            img = op.apply_uint8(img, p)
+        return img
+
+    def describe(self) -> str:
+        return " + ".join(o.describe() for o in self.ops)
+
+
+class OneOf:
+    """One member per call, chosen with `weights` (uniform by default), then its own parameters."""
+
+    def __init__(self, members: list, weights=None):
+        if not members:
+            raise InputError("OneOf needs at least one op")
+        self.members = list(members)
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        p = None if self.weights is None else self.weights / self.weights.sum()
+        index = int(rng.choice(len(self.members), p=p))
+        return {"index": index, "params": self.members[index].sample(rng)}
+
+    def __call__(self, x: torch.Tensor, index: int, params: dict) -> torch.Tensor:
+        member = self.members[index]
+        return member(x, **params)
