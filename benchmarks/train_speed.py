@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from slic.train import TrainConfig, Trainer
+from slic.training import TrainConfig, Trainer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -79,9 +79,9 @@ def test_bad_inputs(tmp_path, photo_png, capsys):
 def test_missing_weights_say_where_to_put_them(tmp_path, photo_png, capsys, monkeypatch):
     monkeypatch.setenv("SLIC_WEIGHTS_PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("SLIC_HOME", str(tmp_path / "home"))
-    import slic.codec
+    import slic.codec.codec
 
-    monkeypatch.setattr(slic.codec, "_cache", {})
+    monkeypatch.setattr(slic.codec.codec, "_cache", {})
     code, _, err = run(capsys, "encode", photo_png, "-o", tmp_path / "x.slic", "--model", BASE)
     assert_one_line_error(code, err)
     assert "bmshj2018-hyperprior-q4-cpu14k.pth not found" in err and "SLIC_WEIGHTS_PATH" in err

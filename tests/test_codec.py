@@ -6,8 +6,9 @@ import torch
 from PIL import Image
 
 import slic
-from slic import container
-from slic.codec import Codec, bits_per_pixel, build_net, psnr_uint8
+from slic.format import container
+from slic.codec import Codec, bits_per_pixel, build_net
+from slic.metrics import psnr_value as psnr_uint8
 from slic.errors import ModelMismatchError
 
 

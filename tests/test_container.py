@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slic import container, zoo
+from slic import zoo
+from slic.format import container
 from slic.errors import FormatError, SlicError
 
 HEADER = container.SlicHeader(model="bmshj2018-hyperprior-q4-cpu14k", digest=bytes(range(8)), quality=4,
@@ -109,7 +110,7 @@ def test_inconsistent_geometry_is_refused(base_codec):
 CRAFTED_FILES_SCRIPT = """
 import random, sys
 import slic
-from slic import container
+from slic.format import container
 from slic.errors import SlicError
 codec = slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
 if sys.argv[2] == "unguarded":

@@ -4,8 +4,9 @@ import pytest
 
 import slic
 from slic import zoo
-from slic.codec import bits_per_pixel, psnr_uint8
-from slic.edits import apply_edit
+from slic.codec import bits_per_pixel
+from slic.metrics import psnr_value as psnr_uint8
+from slic.evaluation.edits import apply_edit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 
 import cv2
@@ -11,7 +10,9 @@ import pytest
 from PIL import Image
 
 from slic import ops
-from slic.edits import DEFAULTS, EDITS, add_commands, apply_edit
+from slic.io.convert import to_tensor, to_uint8
+from slic.cli import build_parser
+from slic.evaluation.edits import DEFAULTS, EDITS, apply_edit
 from slic.errors import InputError, SlicError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -130,10 +131,10 @@ def test_affine_follows_opencv_convention_on_black(img):
 
 
 def test_affine_and_blur_are_the_shared_torch_ops(img):
-    x = ops.uint8_to_tensor(img)
-    assert np.array_equal(apply_edit(img, "blur"), ops.tensor_to_uint8(ops.gaussian_blur(x, 5, 2.0)))
+    x = to_tensor(img)
+    assert np.array_equal(apply_edit(img, "blur"), to_uint8(ops.gaussian_blur(x, 5, 2.0)))
     assert np.array_equal(apply_edit(img, "affine", angle=-7, tx=3, ty=-4, scale=1.05),
-                          ops.tensor_to_uint8(ops.affine(x, -7, 3, -4, 1.05)))
+                          to_uint8(ops.affine(x, -7, 3, -4, 1.05)))
 
 
 def test_jpeg_is_pillow_roundtrip(img):
@@ -178,10 +179,7 @@ def test_string_parameters_are_coerced(img):
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="slic")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_commands(sub)
-    args = parser.parse_args(["edit", *argv])
+    args = build_parser().parse_args(["edit", *argv])
     return args.func(args)
 
 

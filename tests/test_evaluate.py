@@ -17,12 +17,15 @@ import torch
 from PIL import Image
 
 from conftest import BASE_MODEL
-from slic import attacks, zoo
+from slic import zoo
+from slic.codec import differentiable
+from slic.evaluation import attacks
 from slic.cli import main
-from slic.codec import to_tensor
-from slic.edits import EDITS
+from slic.io.convert import to_tensor
+from slic.evaluation.edits import EDITS
 from slic.errors import InputError
-from slic.evaluate import bd_rate, psnr, run_rd
+from slic.evaluation.psnr import psnr
+from slic.evaluation.rd import bd_rate, run_rd
 
 STANDIN = "standin-base-labelled-slic"
 
@@ -234,10 +237,10 @@ def _random_sign_noise(x, eps):
 
 def test_straight_through_gives_the_gradient_rounding_hides(base_codec, smooth_crop):
     delta = torch.zeros_like(smooth_crop, requires_grad=True)
-    x_hat, bits = attacks.differentiable_code(base_codec.net, smooth_crop + delta)
+    x_hat, bits = differentiable.differentiable_code(base_codec.net, smooth_crop + delta)
     assert float(torch.autograd.grad(bits, delta)[0].abs().sum()) == 0  # eval-mode rounding: no signal
-    with attacks.straight_through(base_codec.net):
-        x_hat_ste, bits_ste = attacks.differentiable_code(base_codec.net, smooth_crop + delta)
+    with differentiable.straight_through(base_codec.net):
+        x_hat_ste, bits_ste = differentiable.differentiable_code(base_codec.net, smooth_crop + delta)
         assert float(torch.autograd.grad(bits_ste, delta)[0].abs().sum()) > 0
     assert torch.equal(x_hat_ste, x_hat) and float(bits_ste.detach()) == float(bits.detach())  # same values
     assert "quantize" not in vars(base_codec.net.gaussian_conditional)  # patch removed

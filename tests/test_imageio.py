@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from slic.errors import InputError
-from slic.imageio import load_image, save_image
+from slic.io.images import load_image, save_image
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -12,11 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from slic import jpegsim, zoo
+from slic import zoo
+from slic.cli import build_parser
 from slic.errors import InputError, WeightsError
-from slic.jpegsim import (UNetJPEG, apply_jpegsim, evaluate_jpegsim, export_jpegsim, load_jpegsim, real_jpeg,
-                          train_jpegsim)
-from slic.ops import uint8_to_tensor
+from slic.attacker.jpegsim import UNetJPEG, apply_jpegsim, evaluate_jpegsim, export_jpegsim, load_jpegsim
+from slic.ops.compression import real_jpeg
+from slic.training.jpegsim import train_jpegsim
+from slic.io.convert import to_tensor as uint8_to_tensor
 
 from conftest import load_crop
 
@@ -137,9 +138,7 @@ def test_train_errors(tmp_path, tiny_data):
 
 
 def test_cli_train_jpegsim(tiny_data, tmp_path):
-    parser = argparse.ArgumentParser(prog="slic")
-    sub = parser.add_subparsers(dest="command", required=True)
-    jpegsim.add_commands(sub)
+    parser = build_parser()
     args = parser.parse_args(["train-jpegsim", "--data", str(tiny_data), "--out", str(tmp_path), "--steps", "2",
                               "--base", "4", "--crop", "32", "--batch", "2", "--seed", "3"])
     assert args.func(args) == 0

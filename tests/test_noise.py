@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from slic import ops
-from slic.edits import apply_edit
+from slic.io.convert import to_tensor, to_uint8
+from slic.evaluation.edits import apply_edit
 from slic.errors import InputError
-from slic.noise import NoiseAttacker, parse_spec
+from slic.attacker.noise import NoiseAttacker, parse_spec
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -18,12 +18,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def batch(kodim_crop):
     imgs = [kodim_crop(n, size=64, top=96, left=160) for n in (1, 3, 7, 13, 19, 23)]
-    return torch.stack([ops.uint8_to_tensor(i)[0] for i in imgs])
+    return torch.stack([to_tensor(i)[0] for i in imgs])
 
 
 @pytest.fixture(scope="module")
 def surrogate():
-    from slic.jpegsim import load_jpegsim
+    from slic.attacker.jpegsim import load_jpegsim
 
     return load_jpegsim()
 
@@ -98,16 +98,16 @@ def test_one_op_per_image_all_ops_used(batch, surrogate):
 def test_blur_is_the_eval_blur(kodim_crop):
     img = kodim_crop(4, size=(60, 90))
     att = NoiseAttacker("blur:k=5:sigma=2", seed=0)
-    y = att(ops.uint8_to_tensor(img))
-    assert np.array_equal(ops.tensor_to_uint8(y), apply_edit(img, "blur"))
+    y = att(to_tensor(img))
+    assert np.array_equal(to_uint8(y), apply_edit(img, "blur"))
 
 
 def test_affine_is_the_eval_affine(kodim_crop):
     img = kodim_crop(8, size=100)
     att = NoiseAttacker("affine:deg=10-10:translate=0.1-0.1:scale=0.95", seed=0)
-    y = att(ops.uint8_to_tensor(img))
+    y = att(to_tensor(img))
     ref = apply_edit(img, "affine", angle=10, tx=10, ty=10, scale=0.95)  # 10 % of 100 px
-    diff = np.abs(ops.tensor_to_uint8(y).astype(int) - ref.astype(int))
+    diff = np.abs(to_uint8(y).astype(int) - ref.astype(int))
     assert diff.max() <= 1 and diff.mean() < 0.01
 
 

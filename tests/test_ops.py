@@ -9,6 +9,7 @@ import torch
 from slic import ops
 from slic.attacker import DEFAULT_ATTACKER, AdaptiveAttacker
 from slic.errors import InputError
+from slic.io.convert import to_tensor
 from slic.ops.compression import plugin_available, real_jpeg
 
 # ops whose effect on some draws can be below one grey level on a smooth crop, or that need a plugin
@@ -23,7 +24,7 @@ def crop(kodim_crop):
 @pytest.fixture(scope="module")
 def batch(crop, kodim_crop):
     other = kodim_crop(23, (96, 128), top=200, left=200)
-    return ops.uint8_to_tensor(np.stack([crop, other]).reshape(-1, 128, 3)).reshape(1, 3, 2, 96, 128) \
+    return to_tensor(np.stack([crop, other]).reshape(-1, 128, 3)).reshape(1, 3, 2, 96, 128) \
         .permute(0, 2, 1, 3, 4).reshape(2, 3, 96, 128)
 
 
@@ -75,7 +76,7 @@ def test_differentiable_jpeg_is_close_to_pillow(q, kodak_dir, one_thread):
     40-48 dB of agreement on these crops (q30 40.1-41.7, q50 41.2-44.0, q75 41.8-45.3, q90 44.3-47.4),
     and ≈ 0.9 dB milder (closer to the original) than Pillow."""
     from conftest import load_crop
-    from slic.codec import psnr_uint8
+    from slic.metrics import psnr_value as psnr_uint8
 
     agree, milder = [], []
     for n in (3, 8, 15):

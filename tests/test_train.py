@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from slic.imageio import find_images
-from slic.train import ALPHAS, TrainConfig, Trainer, round_8bit_ste
+from slic.io.images import find_images
+from slic.codec.differentiable import round_8bit_ste
+from slic.training import ALPHAS, TrainConfig, Trainer
 from slic.zoo import LAMBDAS
 
 BASE = "bmshj2018-hyperprior-q4-cpu14k"
@@ -94,7 +95,7 @@ def test_ddp_path_with_gloo_two_processes(tmp_path, tiny_data):
     script = tmp_path / "ddp.py"
     script.write_text(f"""
 import torch, sys
-from slic.train import TrainConfig, Trainer
+from slic.training import TrainConfig, Trainer
 cfg = TrainConfig(out={str(tmp_path / 'ddp')!r}, data=[{str(tiny_data)!r}], base={BASE!r}, metric="gmsd",
                   noise="blur", alpha=6.0, lr=1e-4, batch=1, crop=64, steps=2, val_every=0, ckpt_minutes=100)
 t = Trainer(cfg)

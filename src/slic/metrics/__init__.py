@@ -10,15 +10,16 @@ trained with (see each class): pytorch_msssim, IQA_pytorch (GMSD, NLPD), lpips v
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import InputError
-from .base import Distance, check_pair
+from .base import Distance
 from .classic import GMSD, MSE, MSSSIM, NLPD, ms_ssim, ms_ssim_scales
 from .deep import DISTS, LPIPS, VGGLoss, load_backbone
+from .psnr import psnr, psnr_value
 
 __all__ = [
-    "METRICS", "ALIASES", "get_metric", "psnr", "canonical_name", "ms_ssim", "ms_ssim_scales",
+    "METRICS", "ALIASES", "get_metric", "psnr", "psnr_value", "canonical_name", "ms_ssim", "ms_ssim_scales",
     "Distance", "MSE", "MSSSIM", "GMSD", "NLPD", "LPIPS", "DISTS", "VGGLoss", "load_backbone",
 ]
 
@@ -57,11 +58,3 @@ def get_metric(name: str, device: str | torch.device = "cpu") -> nn.Module:
     if key not in _cache:
         _cache[key] = _FACTORIES[key[0]]().to(key[1])
     return _cache[key]
-
-
-def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
-    """PSNR in dB per image, shape (N,), for float images (N,C,H,W); inf for identical images."""
-    check_pair(a, b, channels=None)
-    with torch.autocast(a.device.type, enabled=False):
-        mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
-        return 10 * torch.log10(data_range ** 2 / mse)

@@ -7,8 +7,8 @@ family modules (`geometric`, `color`, `filters`, `compression`, `composite`) reg
 
 from .base import Op, Param
 from .containers import Chain, OneOf
-from .functional import affine, affine_theta, gaussian_blur, gaussian_kernels, tensor_to_uint8, uint8_to_tensor
+from .functional import affine, affine_theta, gaussian_blur, gaussian_kernels
 from .registry import get, names, parse
 
 __all__ = ["Op", "Param", "Chain", "OneOf", "get", "names", "parse", "affine", "affine_theta", "gaussian_blur",
-           "gaussian_kernels", "tensor_to_uint8", "uint8_to_tensor"]
+           "gaussian_kernels"]

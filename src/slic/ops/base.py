@@ -103,6 +103,7 @@ class Op:
     doc: str = ""
     check: Callable[[dict], None] | None = None
     label: str | None = None
+    uint8_fn: Callable[..., np.ndarray] | None = None  # the real implementation on one uint8 image, if any
 
     @property
     def title(self) -> str:
@@ -152,10 +153,12 @@ class Op:
         params = self.fixed() if params is None else params
         if self.check is not None:
             self.check(params)
-        from .functional import tensor_to_uint8, uint8_to_tensor
+        if self.uint8_fn is not None:
+            return self.uint8_fn(np.ascontiguousarray(img), **params)
+        from ..io.convert import to_tensor, to_uint8
 
         with torch.no_grad():
-            return tensor_to_uint8(self(uint8_to_tensor(img), **params))
+            return to_uint8(self(to_tensor(img), **params))
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={p.describe()}" for k, p in self.params.items())
@@ -171,7 +174,7 @@ def straight_through(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def per_image_uint8(x: torch.Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
     """Run a uint8 H×W×3 function on every image of a float batch; float batch of the results."""
-    from .functional import tensor_to_uint8, uint8_to_tensor
+    from ..io.convert import to_tensor, to_uint8
 
-    outs = [uint8_to_tensor(np.ascontiguousarray(fn(tensor_to_uint8(x[i:i + 1])))) for i in range(x.shape[0])]
+    outs = [to_tensor(np.ascontiguousarray(fn(to_uint8(x[i:i + 1])))) for i in range(x.shape[0])]
     return torch.cat(outs).to(device=x.device, dtype=x.dtype)

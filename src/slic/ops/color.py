@@ -60,13 +60,46 @@ def _posterize(x, bits: int):
     return straight_through(x, torch.floor(x * 255 / (256 / levels)) * (256 / levels) / 255)
 
 
+def equalize_uint8(img: np.ndarray) -> np.ndarray:
+    return np.stack([cv2.equalizeHist(np.ascontiguousarray(img[..., c])) for c in range(3)], axis=-1)
+
+
 def _equalize(x):
-    return straight_through(x, per_image_uint8(
-        x, lambda a: np.stack([cv2.equalizeHist(np.ascontiguousarray(a[..., c])) for c in range(3)], -1)))
+    return straight_through(x, per_image_uint8(x, equalize_uint8))
 
 
-def _lighten(x, factor: float):
-    """Luma (BT.601) × factor with chroma kept: adds (factor−1)·Y to every channel."""
+_LAB = None
+
+
+def _lab_transforms():
+    from PIL import ImageCms
+
+    global _LAB
+    if _LAB is None:
+        srgb, lab = ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB")
+        _LAB = (ImageCms.buildTransformFromOpenProfiles(srgb, lab, "RGB", "LAB"),
+                ImageCms.buildTransformFromOpenProfiles(lab, srgb, "LAB", "RGB"))
+    return _LAB
+
+
+def lighten_uint8(img: np.ndarray, factor: float, space: str = "lab") -> np.ndarray:
+    """Lightness × factor: L of Pillow's CIELAB (ImageCms sRGB->LAB, as the SLIC authors' img_edit.py),
+    or (space='ycbcr') Y of full-range BT.601 YCbCr computed in float, chroma kept."""
+    if space == "ycbcr":  # scaling Y with Cb, Cr fixed adds the same amount to R, G and B
+        rgb = img.astype(np.float64)
+        y = rgb @ np.array([0.299, 0.587, 0.114])
+        return np.clip(np.round(rgb + ((factor - 1.0) * y)[..., None]), 0, 255).astype(np.uint8)
+    from PIL import Image, ImageCms
+
+    to_lab, to_rgb = _lab_transforms()
+    lab = np.asarray(ImageCms.applyTransform(Image.fromarray(img), to_lab)).copy()
+    lab[..., 0] = np.clip(np.round(lab[..., 0].astype(np.float64) * factor), 0, 255).astype(np.uint8)
+    return np.asarray(ImageCms.applyTransform(Image.fromarray(lab, "LAB"), to_rgb).convert("RGB")).copy()
+
+
+def _lighten(x, factor: float, space: str = "ycbcr"):
+    if space == "lab":
+        return straight_through(x, per_image_uint8(x, lambda a: lighten_uint8(a, factor, "lab")))
     y = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
     return x + (float(factor) - 1) * y
 
@@ -80,5 +113,7 @@ register(Op("brightness", "colour", _brightness, {"delta": Param(-0.15, 0.15, sy
 register(Op("white_balance", "colour", _white_balance, {"red": Param(0.85, 1.15), "blue": Param(0.85, 1.15)}))
 register(Op("autocontrast", "colour", _autocontrast, {"cutoff": Param(0.0, 0.02)}))
 register(Op("posterize", "colour", _posterize, {"bits": Param(3, 6, integer=True)}, grad="ste"))
-register(Op("equalize", "colour", _equalize, grad="ste", doc="histogram equalisation per RGB channel (OpenCV)"))
-register(Op("lighten", "colour", _lighten, {"factor": Param(0.7, 1.5)}, doc="luma × factor (YCbCr)"))
+register(Op("equalize", "colour", _equalize, grad="ste", uint8_fn=equalize_uint8,
+            doc="histogram equalisation per RGB channel (OpenCV)"))
+register(Op("lighten", "colour", _lighten, {"factor": Param(0.7, 1.5), "space": Param(choices=("ycbcr", "lab"))},
+            uint8_fn=lighten_uint8, doc="lightness × factor (YCbCr luma, or CIELAB L as the preprint's edit)"))

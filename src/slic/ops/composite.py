@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .base import Op, Param, per_image_uint8, straight_through
-from .functional import uint8_to_tensor
+from ..io.convert import to_tensor
 from .registry import register
 
 _DONORS: list[np.ndarray] = []
@@ -29,7 +29,7 @@ def set_donors(images: list[np.ndarray]) -> None:
 def _donor(x: torch.Tensor, pick: float) -> torch.Tensor:
     h, w = x.shape[-2:]
     if _DONORS:
-        d = uint8_to_tensor(_DONORS[int(pick * len(_DONORS)) % len(_DONORS)]).to(x)
+        d = to_tensor(_DONORS[int(pick * len(_DONORS)) % len(_DONORS)]).to(x)
         d = d.expand(x.shape[0], -1, -1, -1)
     elif x.shape[0] > 1:
         d = x.roll(1, dims=0).detach()

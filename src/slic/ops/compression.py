@@ -111,20 +111,12 @@ def vanilla_codec(name: str):
 DEFAULT_VANILLA = "bmshj2018-hyperprior-q4-cpu14k"  # the vanilla base every local SLIC model starts from
 
 
-def differentiable_roundtrip(net, x: torch.Tensor, multiple: int = 64) -> torch.Tensor:
-    """g_a → rounding (straight-through) → g_s of a CompressAI model, padded as the encoder pads."""
-    h, w = x.shape[-2:]
-    xp = F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple), mode="replicate")
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cpu"):
-        y = net.g_a(xp).float()
-        y_hat = y + (torch.round(y) - y).detach()
-        return net.g_s(y_hat).float()[..., :h, :w].clamp(0, 1)
-
-
 def _codec(x, model: str = ""):
     codec = vanilla_codec(model or DEFAULT_VANILLA)
     if torch.is_grad_enabled() and x.requires_grad:
-        return differentiable_roundtrip(codec.net, x)
+        from ..codec.differentiable import transform_roundtrip
+
+        return transform_roundtrip(codec.net, x)
     outs = [codec.decompress_tensor(codec.compress_tensor(x[i:i + 1].detach().float().cpu())) for i in range(x.shape[0])]
     return torch.cat(outs).to(device=x.device, dtype=x.dtype)
 

@@ -96,14 +96,3 @@ def affine(x: torch.Tensor, angle=0.0, tx=0.0, ty=0.0, scale=1.0) -> torch.Tenso
     theta = affine_theta(angle, tx, ty, scale, h, w, x)
     grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def uint8_to_tensor(img) -> torch.Tensor:
-    """HxWx3 uint8 numpy array -> (1,3,H,W) float32 in [0,1]."""
-    return torch.tensor(img).permute(2, 0, 1).unsqueeze(0).float().div(255.0)  # copies: input may be read-only
-
-
-def tensor_to_uint8(x: torch.Tensor):
-    """(1,3,H,W) float in [0,1] -> HxWx3 uint8 numpy array, rounded to nearest."""
-    y = x.detach()[0].mul(255.0).round().clamp(0, 255).to(torch.uint8)
-    return y.permute(1, 2, 0).contiguous().numpy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -207,7 +208,37 @@ def _affine(x, angle: float, tx: float, ty: float, scale: float):
     return functional.affine(x, angle, tx, ty, scale)
 
 
+def _check_affine(p):
+    scale = p.get("scale", 1.0)
+    if isinstance(scale, (int, float)) and not scale > 0:
+        raise InputError(f"affine scale must be positive, not {scale}")
+
+
 register(Op("affine", "geometry", _affine, {
-    "angle": Param(-10, 10, symmetric=True), "tx": Param(-0.1, 0.1, symmetric=True),
-    "ty": Param(-0.1, 0.1, symmetric=True), "scale": Param(0.9, 1.1)},
-    check=_positive("scale"), doc="rotate/scale about the centre and shift (px), black fill (the preprint's)"))
+    "angle": Param(-10, 10, symmetric=True), "tx": Param(-16, 16, symmetric=True),
+    "ty": Param(-16, 16, symmetric=True), "scale": Param(0.9, 1.1)},
+    check=_check_affine, doc="rotate/scale about the centre, then shift by (tx, ty) pixels; black fill; "
+                             "parameters may be per-image tensors (the preprint's affine edit and attacker)"))
+
+
+def _centre_mask(h: int, w: int, keep: float) -> tuple[int, int, int, int]:
+    kh, kw = max(1, int(round(h * keep))), max(1, int(round(w * keep)))
+    return (h - kh) // 2, (w - kw) // 2, kh, kw
+
+
+def _crop_black(x, keep: float):
+    top, left, kh, kw = _centre_mask(*x.shape[-2:], keep)
+    m = torch.zeros_like(x[:1, :1])
+    m[..., top:top + kh, left:left + kw] = 1
+    return x * m
+
+
+def _crop_black_uint8(img, keep: float):
+    top, left, kh, kw = _centre_mask(*img.shape[:2], keep)
+    out = np.zeros_like(img)
+    out[top:top + kh, left:left + kw] = img[top:top + kh, left:left + kw]
+    return out
+
+
+register(Op("crop_black", "geometry", _crop_black, {"keep": Param(0.6, 0.95)}, check=_check_keep,
+            uint8_fn=_crop_black_uint8, doc="keep the centre and blacken the rest (the preprint's crop edit)"))

@@ -1,96 +1,57 @@
-"""A CompressAI model behind a small, safe API: image in, `.slic` bytes out, and back.
+"""The `Codec`: a CompressAI model behind a small, safe API — image in, `.slic` bytes out, and back.
 
 Any image size works: the input is replicate-padded to the model's multiple (64) and the output
 cropped back. Entropy coding is CompressAI's real `compress`/`decompress` (rANS).
+
+The latent seam: `compress_tensor(x, latent_hook=f)` replaces the analysis latent y = g_a(x) by
+f(y) before it is quantised and entropy-coded (where a watermark adds h_e(m)), and
+`decompress_tensor(data, latent_observer=g)` calls g(ŷ) with the decoded latent before synthesis
+(where a message decoder reads it). Both work for every architecture, because every CompressAI
+model's `compress` starts with `self.g_a(x)` and its `decompress` ends with `self.g_s(ŷ)`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import container, zoo
-from ._compat import import_compressai
-from .errors import FormatError, InputError, ModelMismatchError, WeightsError
-from .imageio import as_uint8_array, check_size, load_image
-
-MULTIPLE = 64  # g_a downsamples ×16 and h_a ×4 in every supported architecture
-ARCHITECTURES = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor")
-
-
-def read_state_dict(path) -> dict:
-    """A CompressAI `state_dict` from a checkpoint file, as float32."""
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        raise WeightsError(f"{path}: not a readable weights file") from None
-    if isinstance(sd, dict) and "state_dict" in sd:
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise WeightsError(f"{path}: no state_dict inside")
-    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-
-
-def build_net(arch: str, state_dict: dict | None = None, quality: int | None = None):
-    """A CompressAI model of `arch`, from a state_dict, or fresh (random init) for `quality`."""
-    import_compressai()
-    from compressai.zoo import image_models
-    from compressai.zoo.image import model_architectures
-    from compressai.zoo.pretrained import load_pretrained
-
-    if arch not in ARCHITECTURES:
-        raise WeightsError(f"unsupported architecture '{arch}' (supported: {', '.join(ARCHITECTURES)})")
-    if state_dict is None:
-        return image_models[arch](quality=quality, pretrained=False)
-    try:
-        return model_architectures[arch].from_state_dict(load_pretrained(state_dict))
-    except (KeyError, RuntimeError) as exc:
-        raise WeightsError(f"weights do not fit architecture {arch} ({str(exc).splitlines()[0][:120]})") from None
-
-
-def state_digest(net: torch.nn.Module) -> bytes:
-    """SHA-256 over every tensor of the model, entropy tables included (first 8 bytes kept)."""
-    h = hashlib.sha256()
-    for key, value in sorted(net.state_dict().items()):
-        v = value.detach().cpu().contiguous()
-        h.update(f"{key}|{v.dtype}|{tuple(v.shape)}|".encode())
-        h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.digest()[: container.DIGEST_BYTES]
-
-
-def deterministic_kernels():
-    """Kernels whose results do not depend on the thread count.
-
-    oneDNN convolutions change their reduction order with the number of threads, which flips
-    rounded pixels (measured: up to 1 level between 1 and 2 threads on kodim01) and, worse, could
-    shift entropy-model indexes between encoder and decoder. The native kernels measured identical
-    on 1, 2 and 3 threads, so everything the decoder must reproduce runs on them.
-    """
-    return _onednn(False)
+from .. import zoo
+from ..errors import FormatError, InputError, ModelMismatchError
+from ..format import container
+from ..io.convert import quantize_8bit, to_tensor
+from ..io.images import as_uint8_array, check_size, load_image
+from .net import MULTIPLE, _with_onednn, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
 @contextlib.contextmanager
-def _onednn(enabled: bool):
-    previous = torch._C._get_mkldnn_enabled()
-    torch._C._set_mkldnn_enabled(enabled)  # torch.backends.mkldnn.flags() warns on every call
+def _wrapped(module: torch.nn.Module, after):
+    """Temporarily make `module(x)` return after(module(x)) (the seam between transform and latent codec)."""
+    if after is None:
+        yield
+        return
+    forward = module.forward
+    module.forward = lambda *a, **k: after(forward(*a, **k))
     try:
         yield
     finally:
-        torch._C._set_mkldnn_enabled(previous)
+        module.forward = forward
 
 
-def _with_onednn(forward):
-    def fast_forward(*args, **kwargs):
-        with _onednn(True):
-            return forward(*args, **kwargs)
-
-    return fast_forward
+@contextlib.contextmanager
+def _observing(module: torch.nn.Module, observer):
+    """Temporarily call observer(x) with every input of `module` (ŷ, for g_s)."""
+    if observer is None:
+        yield
+        return
+    handle = module.register_forward_pre_hook(lambda _module, args: observer(args[0]))
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 class Codec:
@@ -105,14 +66,14 @@ class Codec:
 
     # -- tensors -------------------------------------------------------------------------------
     @torch.inference_mode()
-    def compress_tensor(self, x: torch.Tensor) -> bytes:
-        """(1,3,H,W) float in [0,1] → `.slic` bytes."""
+    def compress_tensor(self, x: torch.Tensor, latent_hook=None) -> bytes:
+        """(1,3,H,W) float in [0,1] → `.slic` bytes; `latent_hook(y) -> y'` edits the latent before coding."""
         if x.dim() != 4 or x.shape[:2] != (1, 3):
             raise InputError(f"expected a (1,3,H,W) tensor, got {tuple(x.shape)}")
         h, w = x.shape[-2:]
         pad_b, pad_r = (-h) % MULTIPLE, (-w) % MULTIPLE
         x = F.pad(x.float().to(self.device), (0, pad_r, 0, pad_b), mode="replicate")
-        with deterministic_kernels():
+        with deterministic_kernels(), _wrapped(self.net.g_a, latent_hook):
             out = self.net.compress(x)
         header = container.SlicHeader(
             model=self.name, digest=self.digest, quality=self.quality, height=h, width=w,
@@ -121,13 +82,14 @@ class Codec:
         return container.pack(header, [s[0] for s in out["strings"]])
 
     @torch.inference_mode()
-    def decompress_tensor(self, data: bytes, max_pixels: int | None = None) -> torch.Tensor:
-        """`.slic` bytes → (1,3,H,W) float on the 8-bit grid, on the CPU."""
+    def decompress_tensor(self, data: bytes, max_pixels: int | None = None, latent_observer=None) -> torch.Tensor:
+        """`.slic` bytes → (1,3,H,W) float on the 8-bit grid, on the CPU; `latent_observer(ŷ)` sees the
+        decoded latent."""
         header, strings = container.unpack(data)
         self.check_compatible(header)
         check_size(header.width, header.height, max_pixels)
         strings = self._zero_tailed(strings, header)
-        with deterministic_kernels():
+        with deterministic_kernels(), _observing(self.net.g_s, latent_observer):
             out = self.net.decompress([[s] for s in strings], list(header.latent_shape))
         x_hat = out["x_hat"][..., : header.height, : header.width]
         if not torch.isfinite(x_hat).all():  # garbage strings that passed the checksum (crafted file)
@@ -180,17 +142,8 @@ class Codec:
         return f"Codec({self.name!r}, quality={self.quality}, device={str(self.device)!r})"
 
 
-def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
-    """What saving to an 8-bit image does: clamp and round to the 256 levels."""
-    return torch.round(x.clamp(0, 1) * 255) / 255
-
-
-def to_tensor(arr: np.ndarray) -> torch.Tensor:
-    arr = arr if arr.flags.writeable and arr.flags.c_contiguous else arr.copy()
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255
-
-
 def from_tensor(x: torch.Tensor, output: str = "pil"):
+    """A decoded (1,3,H,W) tensor as the caller asked: 'tensor', 'array' (uint8 H×W×3) or 'pil'."""
     if output == "tensor":
         return x
     arr = as_uint8_array(x, budget=1 << 62)
@@ -203,11 +156,6 @@ def from_tensor(x: torch.Tensor, output: str = "pil"):
 
 def bits_per_pixel(data: bytes, height: int, width: int) -> float:
     return 8.0 * len(data) / (height * width)
-
-
-def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 _cache: dict[tuple[str, str], Codec] = {}

@@ -18,8 +18,8 @@ e.g. ``"blur:sigma=0.1-1.5,affine:deg=10:translate=0.1:scale=0.9-1.1,jpeg:q=70-9
 A single number for ``sigma``, ``scale`` or ``q`` fixes the value; ranges are written lo-hi
 (negative bounds allowed, e.g. ``deg=-5-5``).
 
-The blur and the affine warp are `slic.ops.gaussian_blur` / `slic.ops.affine`, the very functions
-the evaluation edits (`slic.edits`) use. Randomness comes from the module's own
+The blur and the affine warp are the registry's `blur` and `affine` ops (`slic.ops`), the very ops
+the evaluation edits (`slic.evaluation.edits`) run; here with one parameter draw per image. Randomness comes from the module's own
 ``torch.Generator`` (``seed``), so a run is reproducible and independent of the global RNG.
 """
 
@@ -30,8 +30,8 @@ import re
 import torch
 import torch.nn as nn
 
-from . import ops
-from .errors import InputError
+from .. import ops
+from ..errors import InputError
 
 DEFAULT_SPEC = "blur,affine,jpeg"
 
@@ -149,14 +149,14 @@ class NoiseAttacker(nn.Module):
         p = self.params[name]
         if name == "identity":
             return x
-        if name == "blur":
-            return ops.gaussian_blur(x, int(p["k"][0]), self._uniform(*p["sigma"], n))
+        if name == "blur":  # the registry's blur and affine, with one parameter per image
+            return ops.get("blur").fn(x, sigma=self._uniform(*p["sigma"], n), k=int(p["k"][0]))
         if name == "affine":
             angle = self._uniform(*p["deg"], n)
             tx = self._uniform(*p["translate"], n) * w
             ty = self._uniform(*p["translate"], n) * h
             scale = self._uniform(*p["scale"], n)
-            return ops.affine(x, angle, tx, ty, scale)
+            return ops.get("affine").fn(x, angle=angle, tx=tx, ty=ty, scale=scale)
         if name == "jpeg":
             q = self._uniform(*p["q"], n).round()
             dev = next(self.jpegsim.parameters()).device

@@ -10,7 +10,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .errors import FormatError
+from ..errors import FormatError
 
 MAGIC = b"SLIC"
 VERSION = 1

@@ -12,18 +12,19 @@ implementations (Pillow/OpenCV encoders, the vanilla codec's real bitstream), in
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .codec import load_codec, psnr_uint8
-from .errors import InputError
-from .imageio import atomic_write, find_images, load_image
-from .ops import parse
-from .ops.compression import plugin_available
+from ..codec import load_codec
+from ..errors import InputError
+from ..io.atomic import write_json, write_text
+from ..io.images import find_images, load_image
+from ..metrics.psnr import psnr_value
+from ..ops import parse
+from ..ops.compression import plugin_available
 
 STRIP_DB = 20.0  # a re-compression this faithful means the operation stripped the protection
 PSNR_CAP = 100.0
@@ -129,11 +130,7 @@ def select_operations(names: str | None) -> dict[str, tuple[str, str, bool]]:
 def _psnr(a: np.ndarray, b: np.ndarray) -> float | None:
     if a.shape != b.shape:
         return None
-    return min(PSNR_CAP, psnr_uint8(a, b))
-
-
-def _write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
+    return psnr_value(a, b, cap=PSNR_CAP)
 
 
 def run_robustness(model: str, data, out: Path, ops: str | None = None, limit: int | None = None,
@@ -141,7 +138,7 @@ def run_robustness(model: str, data, out: Path, ops: str | None = None, limit: i
     """The whole benchmark; returns the summary (also written to out/summary.json)."""
     from tqdm.auto import tqdm
 
-    from .ops.composite import set_donors
+    from ..ops.composite import set_donors
 
     operations = select_operations(ops)
     images = find_images(data, limit)
@@ -169,12 +166,12 @@ def run_robustness(model: str, data, out: Path, ops: str | None = None, limit: i
                 if len(examples) < 8 and path == images[0] and name in _EXAMPLE_OPS:
                     examples.append((name, a, r, entry["psnr_recompressed"]))
                 bar.update(1)
-            _write_json(out / "images" / f"{path.stem}.json", record)
+            write_json(out / "images" / f"{path.stem}.json", record)
     finally:
         bar.close()
     summary = summarize(codec.name, operations, per_op, images, time.perf_counter() - t_start)
-    _write_json(out / "summary.json", summary)
-    atomic_write(out / "table.md", lambda tmp: Path(tmp).write_text(table(summary)))
+    write_json(out / "summary.json", summary)
+    write_text(out / "table.md", table(summary))
     plot_bars(out / "bars.png", summary)
     if examples:
         plot_examples(out / "examples.png", examples)
@@ -212,7 +209,7 @@ def summarize(model: str, operations: dict, per_op: dict, images: list, seconds:
     }
 
 
-def _f(v) -> str:
+def fmt(v) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
@@ -221,7 +218,7 @@ def table(summary: dict) -> str:
              f"{len(summary['images'])} image(s); an operation **strips** the protection when the mean "
              f"PSNR(a(x̂1), slic(a(x̂1))) ≥ {summary['strip_threshold_db']:.0f} dB.", "",
              f"Stripped: **{summary['stripped']} of {len(summary['operations'])}** (on at least one image: "
-             f"{summary['stripped_any_image']}); median operation {_f(summary['median_psnr_recompressed'])} dB; "
+             f"{summary['stripped_any_image']}); median operation {fmt(summary['median_psnr_recompressed'])} dB; "
              f"worst: {summary['worst_operation']}.", ""]
     by_cat: dict[str, list] = {}
     for name, o in summary["operations"].items():
@@ -232,8 +229,8 @@ def table(summary: dict) -> str:
                   "| operation | spec | PSNR(x̂1, a(x̂1)) | PSNR(a, slic(a)) mean | worst image | stripped |",
                   "|---|---|---|---|---|---|"]
         for name, o in items:
-            lines.append(f"| {name}{' (resampling)' if o['resampling'] else ''} | `{o['spec']}` | {_f(o['psnr_op'])} | "
-                         f"{_f(o['psnr_recompressed'])} | {_f(o['psnr_recompressed_worst'])} | "
+            lines.append(f"| {name}{' (resampling)' if o['resampling'] else ''} | `{o['spec']}` | {fmt(o['psnr_op'])} | "
+                         f"{fmt(o['psnr_recompressed'])} | {fmt(o['psnr_recompressed_worst'])} | "
                          f"{'**yes**' if o['stripped'] else 'no'} |")
         lines.append("")
     return "\n".join(lines)
@@ -250,6 +247,8 @@ def _pyplot():
 
 def _save(fig, path: Path) -> None:
     plt = _pyplot()
+    from ..io.atomic import atomic_write
+
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     plt.close(fig)
 
@@ -279,14 +278,3 @@ def plot_examples(path: Path, examples) -> None:
         for ax in row:
             ax.axis("off")
     _save(fig, path)
-
-
-def print_summary(summary: dict, out: Path) -> None:
-    print(f"{'operation':<24}{'category':<13}{'PSNR op':>9}{'recompressed':>14}{'worst':>8}")
-    for name, o in summary["operations"].items():
-        flag = "  STRIPPED" if o["stripped"] else ""
-        print(f"{name:<24}{o['category']:<13}{_f(o['psnr_op']):>9}{_f(o['psnr_recompressed']):>14}"
-              f"{_f(o['psnr_recompressed_worst']):>8}{flag}")
-    print(f"stripped {summary['stripped']} of {len(summary['operations'])}; median "
-          f"{_f(summary['median_psnr_recompressed'])} dB; worst {summary['worst_operation']}")
-    print(f"wrote {out}/summary.json, table.md, bars.png, examples.png, images/*.json")

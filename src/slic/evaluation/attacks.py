@@ -16,16 +16,19 @@ Everything here works on (1,3,H,W) float tensors in [0,1] and measures with real
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .codec import MULTIPLE, quantize_8bit
-from .errors import InputError
-from .zoo import LAMBDAS
+from ..codec import load_codec
+from ..codec.differentiable import differentiable_code, straight_through
+from ..errors import InputError
+from ..io.convert import quantize_8bit, to_tensor
+from ..io.images import load_image
+from ..ops.geometric import twoway, twoway_inverse
+from ..zoo import LAMBDAS
+from .psnr import psnr
 
 MAX_STRETCH = MAX_SHIFT = 64  # the two-way paper's ranges, each axis
 
@@ -37,15 +40,6 @@ def rd_lambda(quality: int) -> float:
     return LAMBDAS[quality]
 
 
-def _resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic resize, differentiable. No antialiasing: the stretch is at most 64 px, so going back
-    down never decimates much, and plain bicubic both ways measured the closest round trip
-    (96-px Kodak crop, +33×49 px: 45 dB, vs 37 dB with antialias and 30 dB for area)."""
-    if x.shape[-2:] == (height, width):
-        return x
-    return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
-
-
 @dataclass(frozen=True)
 class Transform:
     """One element of the two-way paper's transform set (8 × 65² × 65² ≈ 1.4e8 transforms).
@@ -54,7 +48,10 @@ class Transform:
     turns), `stretch` (rows, cols added by a bicubic resize), `shift` (rows, cols of replicate
     padding added at the top/left, which moves the content against the codec's 16-px latent grid).
     The inverse undoes them in reverse: crop the padding (exact), resize back (approximate: the
-    only lossy step) and undo the flip/rotation (exact).
+    only lossy step) and undo the flip/rotation (exact). It is the registry's `twoway` op
+    (`slic.ops.geometric`) with these parameters; the stretch is a plain bicubic resize both ways
+    (measured the closest round trip: 45 dB on a 96-px Kodak crop stretched by 33×49 px, vs 37 dB
+    with antialiasing and 30 dB for area).
     """
 
     dihedral: int = 0
@@ -71,22 +68,17 @@ class Transform:
     def is_identity(self) -> bool:
         return self == Transform()
 
+    @property
+    def params(self) -> dict:
+        """The `twoway` op's parameters for this transform."""
+        return {"k": self.dihedral, "sh": self.stretch[0], "sw": self.stretch[1], "dy": self.shift[0],
+                "dx": self.shift[1]}
+
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        if self.dihedral >= 4:
-            x = x.flip(-1)
-        x = torch.rot90(x, self.dihedral % 4, dims=(-2, -1))
-        h, w = x.shape[-2:]
-        x = _resize(x, h + self.stretch[0], w + self.stretch[1])
-        dy, dx = self.shift
-        return F.pad(x, (dx, 0, dy, 0), mode="replicate") if dy or dx else x
+        return twoway(x, **self.params)
 
     def invert(self, x: torch.Tensor) -> torch.Tensor:
-        dy, dx = self.shift
-        x = x[..., dy:, dx:]
-        h, w = x.shape[-2:]
-        x = _resize(x, h - self.stretch[0], w - self.stretch[1])
-        x = torch.rot90(x, -(self.dihedral % 4), dims=(-2, -1))
-        return x.flip(-1) if self.dihedral >= 4 else x
+        return twoway_inverse(x, **self.params)
 
     def as_dict(self) -> dict:
         return {"dihedral": self.dihedral, "stretch": list(self.stretch), "shift": list(self.shift)}
@@ -140,46 +132,6 @@ def kway_compress(codec, x: torch.Tensor, k: int, rng: np.random.Generator, lam:
 # ----------------------------------------------------------------------------------------- PGD
 
 
-@contextlib.contextmanager
-def straight_through(net):
-    """Make every entropy model of `net` round with a straight-through (identity) gradient.
-
-    CompressAI's eval-mode forward quantises with torch.round, whose gradient is zero, so PGD would
-    see no signal through ŷ and ẑ. We keep the exact eval-mode values (the rounded latents the real
-    encoder writes) and pass gradients as if rounding were the identity (STE). We prefer STE to
-    additive uniform noise because the attack then optimises the very latents that get coded.
-    """
-    from ._compat import import_compressai
-
-    import_compressai()
-    from compressai.entropy_models import EntropyModel
-
-    patched = []
-    for module in net.modules():
-        if isinstance(module, EntropyModel):
-            def quantize(inputs, mode, means=None, _round=module.quantize):
-                out = _round(inputs, mode, means)
-                # out + (inputs − inputs) is exactly out, with the gradient of inputs
-                return out.detach() + (inputs - inputs.detach()) if mode == "dequantize" else out
-
-            module.quantize = quantize  # instance attribute shadows the method
-            patched.append(module)
-    try:
-        yield net
-    finally:
-        for module in patched:
-            del module.quantize
-
-
-def differentiable_code(net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The codec's eval-mode forward on x (padded as the real encoder pads): (x̂ clamped to [0,1], bits)."""
-    h, w = x.shape[-2:]
-    xp = F.pad(x, (0, (-w) % MULTIPLE, 0, (-h) % MULTIPLE), mode="replicate")
-    out = net(xp)
-    bits = sum(-torch.log2(lik).sum() for lik in out["likelihoods"].values())
-    return out["x_hat"][..., :h, :w].clamp(0, 1), bits
-
-
 def attack_loss(net, x: torch.Tensor, x_adv: torch.Tensor, target: str, transforms) -> torch.Tensor:
     """What PGD maximises, averaged over `transforms` (just the identity unless EoT).
 
@@ -227,3 +179,29 @@ def pgd_attack(codec, x: torch.Tensor, target: str = "distortion", eps: float = 
         with torch.no_grad():
             final = float(attack_loss(net, x, x_adv, target, [Transform()]))
     return x_adv.cpu(), {"loss_first": losses[0], "loss_final_identity": final}
+
+
+def run_pgd(model: str, image, target: str = "distortion", eps: float = 4 / 255, step: float = 2 / 255,
+            iters: int = 50, defense: str = "none", k: int = 2, eot: int = 0, seed: int = 0,
+            device: str = "cpu") -> dict:
+    """PGD on the identity path, then real-bitstream bpp and PSNR(x, x̂) for clean and adversarial
+    inputs, without and (defense='two-way', K-way for k > 2) with the transform defence."""
+    if defense not in ("none", "two-way"):
+        raise InputError(f"--defense must be none or two-way, not {defense!r}")
+    codec = load_codec(model, device)
+    x = to_tensor(load_image(image))
+    x_adv, losses = pgd_attack(codec, x, target, eps, step, iters, eot, np.random.default_rng(seed))
+    h, w = x.shape[-2:]
+    rows = []
+    for label, inp in (("clean", x), ("adversarial", x_adv)):
+        bits, x_hat = code(codec, inp)
+        rows.append({"input": label, "defense": "none", "bpp": bits / (h * w), "psnr-rgb": psnr(x, x_hat),
+                     "psnr-rgb-vs-input": psnr(inp, x_hat)})
+        if defense == "two-way":
+            best, _ = kway_compress(codec, inp, k, np.random.default_rng([seed, len(rows)]))
+            rows.append({"input": label, "defense": f"{k}-way", "bpp": best.bpp, "psnr-rgb": psnr(x, best.x_hat),
+                         "psnr-rgb-vs-input": psnr(inp, best.x_hat), "transform": best.transform.as_dict()})
+    return {"model": model, "image": str(image), "target": target, "eps": eps, "step": step, "iters": iters,
+            "eot": eot, "seed": seed, "perturbation_psnr": psnr(x, x_adv), **losses, "rows": rows}
+
+

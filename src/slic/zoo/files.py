@@ -1,4 +1,4 @@
-"""The weights zoo: named models, where their files live, and how they are found.
+"""Where weight files live and how they are found, verified and downloaded.
 
 Resolution order for every file (models and auxiliary networks alike):
   1. files bundled inside the package (`slic/weights/`),
@@ -15,25 +15,12 @@ import hashlib
 import os
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
-PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
-_COMPRESSAI_URL = "https://compressai.s3.amazonaws.com/models/v1/{arch}-{q}-{h}.pth.tar"
-
-# sha256 prefixes of the official CompressAI MSE checkpoints, as embedded in their URLs.
-_OFFICIAL_HASHES = {
-    "bmshj2018-hyperprior": ["7eb97409", "93677231", "6d87be32", "de1b779c", "f8b614e1", "1ab9c41e", "3804dcbd", "a583f0cf"],
-    "mbt2018-mean": ["e522738d", "e54a039d", "723404a8", "6dba02a3", "d504e8eb", "a19628ab", "d5d441d1", "8089ae3e"],
-    "mbt2018": ["3f36cd77", "43b70cdd", "22901978", "456e2af9", "b4a046dd", "7052e5ea", "8ba2bf82", "dd0097aa"],
-    "cheng2020-anchor": ["dad2ebff", "a29008eb", "e49be189", "98b0b468", "23852949", "4c052b1a"],
-}
-
-
-# CompressAI's rate-distortion λ of the MSE models by quality (D = MSE·255², R in bpp).
-LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 @dataclass(frozen=True)
@@ -48,46 +35,6 @@ class WeightFile:
     def name(self) -> str:
         return Path(self.relpath).name
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A named codec: CompressAI architecture + quality + the weights that make it."""
-
-    name: str
-    arch: str
-    quality: int
-    weights: WeightFile
-    origin: str  # "official" (CompressAI zoo), "base" (vanilla, trained here) or "slic"
-    description: str = ""
-    card: dict = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def is_slic(self) -> bool:
-        return self.origin == "slic"
-
-
-def _official_specs() -> list[ModelSpec]:
-    specs = []
-    for arch, hashes in _OFFICIAL_HASHES.items():
-        for q, h in enumerate(hashes, start=1):
-            url = _COMPRESSAI_URL.format(arch=arch, q=q, h=h)
-            specs.append(ModelSpec(
-                name=f"{arch}-q{q}", arch=arch, quality=q,
-                weights=WeightFile(f"compressai/{arch}-{q}-{h}.pth.tar", sha256=h, url=url),
-                origin="official", description="CompressAI official MSE weights",
-            ))
-    return specs
-
-
-_LOCAL_SPECS = [
-    ModelSpec(
-        name="bmshj2018-hyperprior-q4-cpu14k", arch="bmshj2018-hyperprior", quality=4,
-        weights=WeightFile("base/bmshj2018-hyperprior-q4-cpu14k.pth",
-                           sha256="b0452f884b92271b7e81df66d39a7af53d74abaa7cea48ba1eceed33dc371549"),
-        origin="base",
-        description="vanilla MSE codec pretrained from scratch on CPU (14,358 steps), stand-in for the official q4",
-    ),
-]
 
 # Auxiliary networks used by the perceptual metrics. URLs are where the upstream packages publish them.
 AUX_FILES = {
@@ -108,52 +55,15 @@ AUX_FILES = {
 }
 
 
-def _card_specs() -> list[ModelSpec]:
-    """Models described by `*.json` model cards: bundled in the package, or exported by
-    `slic train --export` into the user cache."""
-    import json
-
-    specs = []
-    card_paths = sorted(PACKAGE_WEIGHTS.glob("*.json")) + sorted((slic_home() / "weights").glob("*.json"))
-    for card_path in card_paths:
-        card = json.loads(card_path.read_text())
-        if card.get("kind", "codec") != "codec":
-            continue  # e.g. the JPEG surrogate: found through bundled_file()
-        specs.append(ModelSpec(
-            name=card["name"], arch=card["arch"], quality=int(card["quality"]),
-            weights=WeightFile(card["file"], sha256=card["sha256"]),
-            origin=card.get("origin", "slic"), description=card.get("description", ""), card=card,
-        ))
-    return specs
-
-
 def bundled_file(name: str) -> Path:
     """A non-codec file shipped in the package (e.g. the JPEG surrogate), verified by its card."""
-    import json
+    from .cards import ModelCard
 
     card_path = PACKAGE_WEIGHTS / f"{name}.json"
     if not card_path.is_file():
         raise WeightsError(f"no bundled weights named '{name}' in {PACKAGE_WEIGHTS}")
-    card = json.loads(card_path.read_text())
-    return fetch(WeightFile(card["file"], sha256=card.get("sha256", "")), download=False)
-
-
-def registry() -> dict[str, ModelSpec]:
-    """Every known model by name: local bases, model cards, then the official zoo (first wins)."""
-    specs = _LOCAL_SPECS + _card_specs() + _official_specs()
-    models: dict[str, ModelSpec] = {}
-    for spec in specs:
-        models.setdefault(spec.name, spec)
-    return models
-
-
-def get_spec(name: str) -> ModelSpec:
-    models = registry()
-    if name not in models:
-        close = [n for n in models if name in n or n in name][:3]
-        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `slic models`)"
-        raise WeightsError(f"unknown model '{name}'{hint}")
-    return models[name]
+    card = ModelCard.read(card_path)
+    return fetch(WeightFile(card.file, sha256=card.sha256), download=False)
 
 
 def slic_home() -> Path:

@@ -1,4 +1,4 @@
-"""Reading any image a user may hand us, and writing outputs atomically.
+"""Reading any image a user may hand us (and finding images in folders), and saving images.
 
 Inputs are normalised to 8-bit RGB (H×W×3 uint8): EXIF orientation applied; alpha composited on
 white; palette, grayscale, 16-bit and CMYK converted. Every conversion is reported through the
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import InputError
+from ..errors import InputError
+from .atomic import atomic_write
 
 log = logging.getLogger("slic")
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -145,33 +145,6 @@ def find_images(sources, limit: int | None = None) -> list[Path]:
     if not paths:
         raise InputError(f"no images found in {', '.join(map(str, sources))}")
     return paths[:limit] if limit else paths
-
-
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call write(tmp_path) then rename onto `path`: never leaves a half-written output."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(f"{path}: output directory does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_bytes(data: bytes, path) -> None:
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-    atomic_write(path, write)
 
 
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",

@@ -1,0 +1,245 @@
+"""Commands for researchers who evaluate: edit, eval, eval-rd, attack-pgd, robustness."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..evaluation import attacks
+from ..evaluation.attacks import run_pgd
+from ..evaluation.rd import run_rd
+from ..evaluation.robustness import fmt as robustness_fmt
+from ..evaluation.report import _fmt, _mean, attack_rows
+from ..evaluation.suite import BASE_MODEL, EvalConfig, run_eval
+from ..io.atomic import write_json
+from .codec_commands import add_model_args
+
+EVAL_DESCRIPTION = """`slic eval` measures with real bitstreams what the SLIC papers report, for a model and, through
+the identical pipeline, for a vanilla control codec (low PSNR after re-compression = protection holds):
+  * bpp; PSNR / MS-SSIM / LPIPS of (x, x̂1) and of (x̂1, x̂2), x̂2 = codec(x̂1)        preprint Table 3
+  * PSNR(edit(x̂1), codec(edit(x̂1))) for the eight edits of `slic edit`               preprint Table 4
+  * PSNR(x̂1, V(x̂1)) for every vanilla codec V whose weights are present            journal Table 5
+  * laundering: x̂1 K-way re-encoded by a vanilla codec, then PSNR(x̂1, laundered)
+    and PSNR(laundered, codec(laundered)): does the protection survive?
+  * K-way self re-compression: PSNR(x̂1, best-of-K codec(x̂1)): can transforms dodge self-destruction?"""
+
+
+def add_commands(subparsers) -> None:
+    """Register `slic edit`, `slic eval`, `slic eval-rd`, `slic attack-pgd` and `slic robustness`."""
+    _add_edit_command(subparsers)
+
+    def common(p):
+        p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+    p = subparsers.add_parser("eval", help="evaluate a model: re-compression, edits, vanilla and laundering attacks",
+                              description=EVAL_DESCRIPTION,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="zoo model to evaluate (default: slic-default if bundled)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image directories (or files)")
+    p.add_argument("--out", help="output directory (default ./slic-eval-MODEL)")
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+    p.add_argument("--edits", default=None, help="comma-separated subset of the eight edits (default all; 'none')")
+    p.add_argument("--vanilla", nargs="+", default=None, metavar="NAME",
+                   help="vanilla codecs for the re-compression attack (default: every one present locally)")
+    p.add_argument("--control", default=None, help="vanilla control run through the same pipeline "
+                   f"(default: the SLIC model card's base, else {BASE_MODEL}; 'none' to skip it)")
+    p.add_argument("--launder-k", type=int, default=2, help="K of the K-way laundering / re-compression (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random transforms (default 0)")
+    p.add_argument("--no-lpips", action="store_true", help="skip LPIPS (saves the VGG passes)")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("eval-rd", help="rate–distortion points, curves and BD-rates of several models")
+    p.add_argument("--models", nargs="+", required=True, metavar="NAME")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--out", help="output directory (default ./slic-eval-rd)")
+    common(p)
+    p.set_defaults(func=cmd_eval_rd)
+
+    p = subparsers.add_parser("attack-pgd",
+                              help="PGD rate/distortion attack on a codec, with or without the two-way defence")
+    p.add_argument("--model", help="zoo model (default: slic-default if bundled)")
+    p.add_argument("--image", required=True)
+    p.add_argument("--eps", default="4/255", help="L∞ budget (default 4/255)")
+    p.add_argument("--step", default="2/255", help="PGD step (default 2/255)")
+    p.add_argument("--iters", type=int, default=50)
+    p.add_argument("--target", choices=("distortion", "rate"), default="distortion")
+    p.add_argument("--defense", choices=("none", "two-way"), default="none",
+                   help="two-way: also code with the transform defence (unknown to the attacker)")
+    p.add_argument("--k", type=int, default=2, help="K of the defence (default 2 = two-way)")
+    p.add_argument("--eot", type=int, default=0, help="EoT: average the attack over N random transforms per step")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the result as JSON here")
+    common(p)
+    p.set_defaults(func=cmd_attack_pgd)
+
+    sub = subparsers
+    p = sub.add_parser("robustness", help="everyday operations on x̂1: which of them strip the protection",
+                       description="Apply ≥ 40 everyday operations (geometry, colour, filters, noise, compression, "
+                                   "compositing, screenshots, chains) to each first compression x̂1 and report "
+                                   "PSNR(a(x̂1), slic(a(x̂1))); ≥ 20 dB means the operation strips the protection.")
+    p.add_argument("--data", nargs="+", required=True, help="directories or files of images")
+    p.add_argument("--out", help="output directory (default slic-robustness-MODEL)")
+    p.add_argument("--ops", help="comma-separated operation names (default: all), or op specs such as 'jpeg:q=60'")
+    p.add_argument("--limit", type=int, help="use the first N images")
+    p.add_argument("--list", action="store_true", help="list the operations and exit")
+    p.add_argument("--threads", type=int, help="CPU threads")
+    add_model_args(p)
+    p.set_defaults(func=cmd_robustness)
+
+
+def _cmd_edit(args) -> int:
+    from ..evaluation.edits import apply_edit, parse_param_strings, resolve_params
+    from ..io.images import load_image, save_image
+
+    params = parse_param_strings(args.param)
+    resolve_params(args.op, params)  # fail on bad parameters before reading anything
+    img = load_image(args.input)
+    save_image(apply_edit(img, args.op, **params), args.output)
+    return 0
+
+
+def _add_edit_command(subparsers) -> None:
+    from ..evaluation.edits import DEFAULTS, EDITS, show_param as _show
+
+    p = subparsers.add_parser(
+        "edit", help="apply one of the evaluation edits (Table 2) to an image",
+        description="Apply an evaluation edit: " + "; ".join(
+            f"{op}({', '.join(f'{k}={_show(v)}' for k, v in DEFAULTS[op].items())})" for op in EDITS))
+    p.add_argument("input", metavar="IN", help="input image")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (format from extension)")
+    p.add_argument("--op", required=True, choices=EDITS, help="the edit")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (repeatable), e.g. --param quality=75; "
+                        "sharpen: --param kernel=[[0,-1,0],[-1,5,-1],[0,-1,0]]")
+    p.set_defaults(func=_cmd_edit)
+
+
+def _print_eval(result: dict, out: Path) -> None:
+    summary, control = result["summary"], result["control"]
+    summaries = [summary] + ([control] if control else [])
+    print(f"{'metric':<52}" + "".join(f"{s['name'][:30]:>32}" for s in summaries))
+    keys = ["bpp", "psnr-rgb", "ms-ssim-rgb", "lpips-vgg"] + [key for _, key in attack_rows(summary)]
+    for key in keys:
+        if key in summary["results"]:
+            print(f"{key:<52}" + "".join(f"{_fmt(_mean(s, key), 3):>32}" for s in summaries))
+    secs = result["seconds_per_image"]
+    print(f"time per image: {np.mean(secs):.1f} s (" + ", ".join(f"{s:.1f}" for s in secs) + f"), "
+          f"{len(summaries)} codec(s) each")
+    print(f"wrote {out}/summary.json, table.md, attacks.png, rd.png, examples.png, images/*.json")
+
+
+def cmd_eval(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from ..codec import default_model
+
+    model = args.model or default_model()
+    out = Path(args.out or f"slic-eval-{model}")
+    edits = None if args.edits is None else [e.strip() for e in args.edits.split(",") if e.strip() and e != "none"]
+    config = EvalConfig(model, args.data, out, limit=args.limit, edits=edits, vanilla=args.vanilla,
+                        control=args.control, launder_k=args.launder_k, seed=args.seed, lpips=not args.no_lpips,
+                        device=args.device)
+    result = run_eval(config, progress=not args.quiet)
+    _print_eval(result, out)
+    return 0
+
+
+# ------------------------------------------------------------------------------------ eval-rd
+
+
+def cmd_eval_rd(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out or "slic-eval-rd")
+    result = run_rd(args.models, args.data, out, limit=args.limit, device=args.device, progress=not args.quiet)
+    print(f"{'model':<36} {'family':<32} {'bpp':>8} {'PSNR':>8}")
+    for r in result["models"]:
+        print(f"{r['name']:<36} {r['family']:<32} {r['bpp']:8.4f} {r['psnr-rgb']:8.2f}")
+    for c in result["bd_rate_percent"]:
+        value = f"{c['bd-rate']:+.2f} %" if isinstance(c["bd-rate"], float) else f"n/a ({c['reason']})"
+        print(f"BD-rate {c['test']} vs {c['anchor']}: {value}")
+        if not isinstance(c["bd-rate"], float):
+            for label, pts in (("test", c["test_points"]), ("anchor", c["anchor_points"])):
+                print(f"  {label} points (bpp, PSNR): " + ", ".join(
+                    f"({b:.4f}, {p:.2f})" for b, p in zip(pts["bpp"], pts["psnr-rgb"])))
+    if not result["bd_rate_percent"]:
+        print("BD-rate: n/a (needs a SLIC family and the vanilla family of the same architecture)")
+    print(f"wrote {out}/rd.json, rd.png")
+    return 0
+
+
+def _fraction(text: str) -> float:
+    """'4/255' or '0.0157' → float (argparse type)."""
+    try:
+        num, _, den = str(text).partition("/")
+        return float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"not a number or fraction: {text!r}") from None
+
+
+def cmd_attack_pgd(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from ..codec import default_model
+
+    result = run_pgd(args.model or default_model(), args.image, args.target, _fraction(args.eps),
+                     _fraction(args.step), args.iters, args.defense, args.k, args.eot, args.seed, args.device)
+    print(f"PGD {result['target']} attack on {result['model']}: eps {result['eps'] * 255:.1f}/255, step "
+          f"{result['step'] * 255:.1f}/255, {result['iters']} iterations, EoT {result['eot']}; "
+          f"PSNR(x, x_adv) {result['perturbation_psnr']:.2f} dB")
+    print(f"{'input':<12} {'defense':<8} {'bpp':>8} {'PSNR(x, x̂)':>12} {'PSNR(in, x̂)':>13}  transform kept")
+    for r in result["rows"]:
+        t = r.get("transform")
+        kept = "–" if t is None else "identity" if t == attacks.Transform().as_dict() else json.dumps(t)
+        print(f"{r['input']:<12} {r['defense']:<8} {r['bpp']:8.4f} {r['psnr-rgb']:12.2f} "
+              f"{r['psnr-rgb-vs-input']:13.2f}  {kept}")
+    if args.json:
+        write_json(Path(args.json), result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+
+def cmd_robustness(args) -> int:
+    from ..evaluation import robustness
+    from ..codec import default_model
+
+    if args.list:
+        for name, (category, spec, _) in robustness.available_operations().items():
+            print(f"{name:<24}{category:<13}{spec}")
+        return 0
+    if args.limit is not None and args.limit < 1:
+        raise InputError("--limit must be at least 1")
+    if args.threads:
+        if args.threads < 1:
+            raise InputError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model = args.model or default_model()
+    out = Path(args.out or f"slic-robustness-{model}")
+    summary = robustness.run_robustness(model, args.data, out, ops=args.ops, limit=args.limit, device=args.device,
+                                        progress=not args.quiet)
+    _print_robustness(summary, out)
+    return 0
+
+
+def _print_robustness(summary: dict, out: Path) -> None:
+    print(f"{'operation':<24}{'category':<13}{'PSNR op':>9}{'recompressed':>14}{'worst':>8}")
+    for name, o in summary["operations"].items():
+        flag = "  STRIPPED" if o["stripped"] else ""
+        print(f"{name:<24}{o['category']:<13}{robustness_fmt(o['psnr_op']):>9}{robustness_fmt(o['psnr_recompressed']):>14}"
+              f"{robustness_fmt(o['psnr_recompressed_worst']):>8}{flag}")
+    print(f"stripped {summary['stripped']} of {len(summary['operations'])}; median "
+          f"{robustness_fmt(summary['median_psnr_recompressed'])} dB; worst {summary['worst_operation']}")
+    print(f"wrote {out}/summary.json, table.md, bars.png, examples.png, images/*.json")

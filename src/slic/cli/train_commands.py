@@ -1,0 +1,141 @@
+"""Commands for researchers who train: train (SLIC fine-tuning), pretrain (vanilla codecs), train-jpegsim."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from ..errors import InputError
+from ..io.images import find_images
+from ..training import TrainConfig, Trainer
+
+
+def _common_args(p) -> None:
+    p.add_argument("--data", nargs="+", required=True, help="directories or files of training images")
+    p.add_argument("--out", required=True, help="run directory (checkpoint.pt, log.csv, val_grid.png)")
+    p.add_argument("--steps", type=int), p.add_argument("--minutes", type=float)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion λ (default: CompressAI's for the quality)")
+    p.add_argument("--lr", type=float), p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128), p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-bf16", dest="bf16", action="store_false", help="fp32 transforms (bf16 autocast is the default)")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                   help="keep the default memory format (channels_last is the default)")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's; use 1 when another job holds a core)")
+    p.add_argument("--export", metavar="NAME", help="export the final weights + model card into the zoo under NAME")
+    p.add_argument("--fp16", action="store_true", help="store exported weights as fp16")
+
+
+def add_commands(sub) -> None:
+    _add_jpegsim_command(sub)
+    p = sub.add_parser("train", help="SLIC adversarial fine-tuning of a zoo codec")
+    p.add_argument("--base", required=True, help="zoo model to fine-tune, e.g. bmshj2018-hyperprior-q4-cpu14k")
+    p.add_argument("--metric", default="gmsd", help="perceptual metric P (gmsd, lpips, dists, ...)")
+    p.add_argument("--noise", default="blur,affine,jpeg", help="the preprint's noise attacker spec (see slic.noise)")
+    p.add_argument("--attacker", nargs="?", const="default", metavar="SPEC",
+                   help="the adaptive attacker over the op registry instead of --noise: 'default' or a spec "
+                        "such as 'jpeg:q=30-95,resize:factor=0.4-1.6,gray,codec,chain:n=2-3' (slic.attacker)")
+    p.add_argument("--local-weight", type=float, default=0.0,
+                   help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
+    p.add_argument("--local-db", type=float, default=14.0, help="tile re-compression PSNR the tile hinge allows")
+    p.add_argument("--guard-weight", type=float, default=0.0,
+                   help="weight of the per-image quality guard against the vanilla base; 0 = off")
+    p.add_argument("--guard-db", type=float, default=0.3, help="dB an image may lose against the base unguarded")
+    p.add_argument("--rate-weight", type=float, default=0.0,
+                   help="weight of the rate guard against the vanilla base; 0 = off")
+    p.add_argument("--rate-margin", type=float, default=0.02, help="relative rate above the base left unguarded")
+    p.add_argument("--alpha", type=float, help="adversarial weight (default: the preprint's Table 1 for the quality)")
+    p.add_argument("--tau", type=float, default=1.0)
+    _common_args(p)
+    p.set_defaults(func=_cmd_train, adversarial=True)
+
+    p = sub.add_parser("pretrain", help="train a vanilla codec (R + λD) from random init")
+    p.add_argument("--arch", required=True), p.add_argument("--quality", type=int, required=True)
+    _common_args(p)
+    p.set_defaults(func=_cmd_train, adversarial=False)
+
+
+def _attacker_spec(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..attacker import DEFAULT_ATTACKER, AdaptiveAttacker
+
+    spec = DEFAULT_ATTACKER if value == "default" else value
+    AdaptiveAttacker(spec)  # fail on a bad spec before loading anything
+    return spec
+
+
+def _cmd_train(args) -> int:
+    if args.steps is None and args.minutes is None:
+        raise InputError("give --steps N or --minutes M")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig(
+        out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
+        quality=getattr(args, "quality", None), metric=getattr(args, "metric", "gmsd"),
+        noise=getattr(args, "noise", ""), lmbda=args.lmbda, alpha=getattr(args, "alpha", None),
+        tau=getattr(args, "tau", 1.0), lr=args.lr or (5e-5 if args.adversarial else 1e-4), batch=args.batch,
+        crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
+        channels_last=args.channels_last,
+        ckpt_minutes=args.ckpt_minutes, val_every=args.val_every, device=args.device, adversarial=args.adversarial,
+        attacker=_attacker_spec(getattr(args, "attacker", None)),
+        local_weight=getattr(args, "local_weight", 0.0), local_db=getattr(args, "local_db", 14.0),
+        guard_weight=getattr(args, "guard_weight", 0.0), guard_db=getattr(args, "guard_db", 0.3),
+        rate_weight=getattr(args, "rate_weight", 0.0), rate_margin=getattr(args, "rate_margin", 0.02),
+    )
+    trainer = Trainer(cfg, resume=args.resume)
+    final = trainer.run()
+    if trainer.rank == 0:
+        print(json.dumps(final))
+    if args.export:
+        trainer.export(args.export, fp16=args.fp16)
+    return 0
+
+
+def _cmd_train_jpegsim(args) -> int:
+    from ..training.jpegsim import train_jpegsim
+
+    if args.steps is not None and args.minutes is not None:
+        raise InputError("give --steps or --minutes, not both")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    eval_images = find_images(args.eval) if args.eval else None
+    card = train_jpegsim(args.data, args.out, steps=args.steps, minutes=args.minutes, base=args.base,
+                         crop=args.crop, batch=args.batch, lr=args.lr, qualities=(args.qmin, args.qmax),
+                         seed=args.seed, resume=args.resume, residual=not args.no_residual,
+                         loss=args.loss, name=args.name, eval_images=eval_images)
+    print(f"wrote {card['path']} ({card['steps']} steps, {card['minutes']} min)")
+    if "psnr_vs_real_jpeg" in card:
+        for q, v in card["psnr_vs_real_jpeg"].items():
+            print(f"  q={q}: surrogate {v:.2f} dB, identity {card['psnr_identity_vs_real_jpeg'][q]:.2f} dB")
+    return 0
+
+
+def _add_jpegsim_command(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train-jpegsim", help="train the UNetJPEG surrogate of JPEG used by the training attacker",
+        description="Train UNetJPEG on real Pillow JPEG pairs of random crops; writes OUT/checkpoint.pt, "
+                    "OUT/<name>.pt (fp16) and OUT/<name>.json.")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="training image folders (recursive)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--steps", type=int, default=None, help="total optimiser steps")
+    p.add_argument("--minutes", type=float, default=None, help="total training wall time")
+    p.add_argument("--base", type=int, default=16, help="UNet width (64 = the paper's)")
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--qmin", type=int, default=70)
+    p.add_argument("--qmax", type=int, default=95)
+    p.add_argument("--loss", choices=("mse", "l1"), default="mse")
+    p.add_argument("--no-residual", action="store_true", help="plain sigmoid output as in the paper")
+    p.add_argument("--name", default=None, help="exported model name (default jpegsim-unet<base>)")
+    p.add_argument("--eval", nargs="+", metavar="DIR", default=None,
+                   help="images measured after training (PSNR vs real JPEG, q=70..95) for the card")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.set_defaults(func=_cmd_train_jpegsim)

@@ -1,0 +1,101 @@
+"""Named models: the registry of CompressAI architectures × qualities, the local bases, and every model
+described by a model card (bundled in the package or exported into the cache by `slic train`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..errors import WeightsError
+from .cards import ModelCard, read_cards
+from .files import PACKAGE_WEIGHTS, WeightFile, slic_home
+
+log = logging.getLogger("slic")
+_COMPRESSAI_URL = "https://compressai.s3.amazonaws.com/models/v1/{arch}-{q}-{h}.pth.tar"
+
+# sha256 prefixes of the official CompressAI MSE checkpoints, as embedded in their URLs.
+_OFFICIAL_HASHES = {
+    "bmshj2018-hyperprior": ["7eb97409", "93677231", "6d87be32", "de1b779c", "f8b614e1", "1ab9c41e", "3804dcbd", "a583f0cf"],
+    "mbt2018-mean": ["e522738d", "e54a039d", "723404a8", "6dba02a3", "d504e8eb", "a19628ab", "d5d441d1", "8089ae3e"],
+    "mbt2018": ["3f36cd77", "43b70cdd", "22901978", "456e2af9", "b4a046dd", "7052e5ea", "8ba2bf82", "dd0097aa"],
+    "cheng2020-anchor": ["dad2ebff", "a29008eb", "e49be189", "98b0b468", "23852949", "4c052b1a"],
+}
+
+
+# CompressAI's rate-distortion λ of the MSE models by quality (D = MSE·255², R in bpp).
+LAMBDAS = {1: 0.0018, 2: 0.0035, 3: 0.0067, 4: 0.0130, 5: 0.0250, 6: 0.0483, 7: 0.0932, 8: 0.1800}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A named codec: CompressAI architecture + quality + the weights that make it."""
+
+    name: str
+    arch: str
+    quality: int
+    weights: WeightFile
+    origin: str  # "official" (CompressAI zoo), "base" (vanilla, trained here) or "slic"
+    description: str = ""
+    card: ModelCard | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def is_slic(self) -> bool:
+        return self.origin == "slic"
+
+
+def _official_specs() -> list[ModelSpec]:
+    specs = []
+    for arch, hashes in _OFFICIAL_HASHES.items():
+        for q, h in enumerate(hashes, start=1):
+            url = _COMPRESSAI_URL.format(arch=arch, q=q, h=h)
+            specs.append(ModelSpec(
+                name=f"{arch}-q{q}", arch=arch, quality=q,
+                weights=WeightFile(f"compressai/{arch}-{q}-{h}.pth.tar", sha256=h, url=url),
+                origin="official", description="CompressAI official MSE weights",
+            ))
+    return specs
+
+
+_LOCAL_SPECS = [
+    ModelSpec(
+        name="bmshj2018-hyperprior-q4-cpu14k", arch="bmshj2018-hyperprior", quality=4,
+        weights=WeightFile("base/bmshj2018-hyperprior-q4-cpu14k.pth",
+                           sha256="b0452f884b92271b7e81df66d39a7af53d74abaa7cea48ba1eceed33dc371549"),
+        origin="base",
+        description="vanilla MSE codec pretrained from scratch on CPU (14,358 steps), stand-in for the official q4",
+    ),
+]
+
+def _card_specs() -> list[ModelSpec]:
+    """Models described by `*.json` model cards: bundled in the package, or exported by
+    `slic train --export` into the user cache. A malformed card is skipped with a warning."""
+    specs = []
+    for card in read_cards([PACKAGE_WEIGHTS, slic_home() / "weights"]):
+        if card.kind != "codec":
+            continue  # e.g. the JPEG surrogate: found through files.bundled_file()
+        specs.append(ModelSpec(
+            name=card.name, arch=card.arch, quality=int(card.quality),
+            weights=WeightFile(card.file, sha256=card.sha256),
+            origin=card.origin, description=card.description, card=card,
+        ))
+    return specs
+
+
+def registry() -> dict[str, ModelSpec]:
+    """Every known model by name: local bases, model cards, then the official zoo (first wins)."""
+    specs = _LOCAL_SPECS + _card_specs() + _official_specs()
+    models: dict[str, ModelSpec] = {}
+    for spec in specs:
+        models.setdefault(spec.name, spec)
+    return models
+
+
+def get_spec(name: str) -> ModelSpec:
+    models = registry()
+    if name not in models:
+        close = [n for n in models if name in n or n in name][:3]
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `slic models`)"
+        raise WeightsError(f"unknown model '{name}'{hint}")
+    return models[name]
+
+
