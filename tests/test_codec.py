@@ -76,3 +76,21 @@ def test_load_codec_is_cached_and_named():
     a = slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
     assert a is slic.load_codec("bmshj2018-hyperprior-q4-cpu14k")
     assert a.name == "bmshj2018-hyperprior-q4-cpu14k" and a.quality == 4 and len(a.digest) == 8
+
+
+def test_a_retired_default_still_decodes_files_written_under_its_old_name(kodim_crop, tmp_path):
+    """slic-default v1 files carry the model name 'slic-default'; after a new default ships under that
+    name, `slic decode` picks v1 by its card's former_names and the weights digest."""
+    import slic
+    from slic.cli import main
+    from slic.format import container
+
+    v1 = slic.load_codec("slic-default-v1")
+    header, strings = container.unpack(v1.encode(kodim_crop(3, 64)))
+    as_written_by_v1 = container.pack(container.SlicHeader(**{**header.__dict__, "model": "slic-default"}), strings)
+    (tmp_path / "old.slic").write_bytes(as_written_by_v1)
+    assert main(["decode", str(tmp_path / "old.slic"), "-o", str(tmp_path / "old.png")]) == 0
+    expected = v1.decode(v1.encode(kodim_crop(3, 64)), output="array")
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "old.png").convert("RGB")), expected)

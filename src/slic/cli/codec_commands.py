@@ -94,8 +94,12 @@ def cmd_decode(args) -> int:
 
     data = _read_slic(args.input)
     header = container.read_header(data)
-    args.model = args.model or header.model
-    codec = _codec(args)
+    if args.model:
+        codec = _codec(args)
+    else:
+        from ..codec import codec_for_file
+
+        codec = codec_for_file(header, device=args.device)
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     save_image(image, args.output, metadata=_neural_metadata(codec))
     print(f"{args.output}: {header.width}×{header.height}, model {codec.name}")

@@ -57,8 +57,9 @@ def _observing(module: torch.nn.Module, observer):
 class Codec:
     """Encode images to `.slic` bytes and decode them, with one fixed set of weights."""
 
-    def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu"):
+    def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=()):
         self.name, self.quality, self.device = name, quality, torch.device(device)
+        self.names = {name, *aliases}  # a retired default keeps decoding files written under its old name
         self.net = net.to(self.device).eval()
         self.net.update(force=True)  # fresh entropy tables: stale CDFs silently break decoding
         self.digest = state_digest(self.net)
@@ -112,7 +113,7 @@ class Codec:
 
     def check_compatible(self, header: container.SlicHeader) -> None:
         """Refuse files from other weights, and headers whose geometry does not add up."""
-        if header.model != self.name:
+        if header.model not in self.names:
             raise ModelMismatchError(f"file was encoded with model '{header.model}', not '{self.name}'")
         if header.digest != self.digest:
             raise ModelMismatchError(
@@ -176,5 +177,22 @@ def load_codec(name: str | None = None, device: str = "cpu") -> Codec:
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise InputError("CUDA was asked for but is not available")
         net = build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
-        _cache[key] = Codec(net, spec.name, spec.quality, device)
+        aliases = spec.card.get("former_names", []) if spec.card is not None else []
+        _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=aliases)
     return _cache[key]
+
+
+def codec_for_file(header: container.SlicHeader, device: str = "cpu") -> Codec:
+    """The codec that wrote a file: the model its header names, or — when that name now belongs to
+    newer weights — the retired model that carries the name in its card's `former_names` and
+    whose weights digest matches."""
+    codec = load_codec(header.model, device)
+    if header.digest == codec.digest:
+        return codec
+    for spec in zoo.registry().values():
+        if spec.card is not None and header.model in spec.card.get("former_names", []) \
+                and zoo.locate(spec.weights) is not None:
+            older = load_codec(spec.name, device)
+            if older.digest == header.digest:
+                return older
+    return codec  # its check_compatible explains the mismatch
