@@ -7,13 +7,14 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, WeightsError
+from .args import device, positive_int
 
 
 def add_model_args(p, model_default=None) -> None:
     p.add_argument("--model", default=model_default, help="zoo model name (see `slic models`); default: slic-default if bundled")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this (default 40e6 or $SLIC_MAX_PIXELS)")
+    p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--max-pixels", type=positive_int, default=None, help="refuse images larger than this (default 40e6 or $SLIC_MAX_PIXELS)")
 
 
 
@@ -21,16 +22,19 @@ def add_commands(sub) -> None:
     p = sub.add_parser("encode", help="compress an image to a .slic file")
     p.add_argument("input"), p.add_argument("-o", "--output", required=True)
     add_model_args(p)
+    p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="decode a .slic file to an image (PNG keeps every pixel)")
     p.add_argument("input"), p.add_argument("-o", "--output", required=True)
     add_model_args(p)
+    p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("recompress", help="encode + decode in one step (where a SLIC image self-destructs)")
     p.add_argument("input"), p.add_argument("-o", "--output", required=True)
     add_model_args(p)
+    p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_recompress)
 
     p = sub.add_parser("info", help="show the header of a .slic file")
@@ -47,6 +51,12 @@ def add_commands(sub) -> None:
     add_model_args(p)
     p.set_defaults(func=cmd_demo)
 
+
+def _refuse_overwriting_input(args) -> None:
+    """`-o` naming the input file itself (same inode) would destroy the input: refuse without --force."""
+    src, dst = Path(args.input), Path(args.output)
+    if dst.exists() and src.exists() and os.path.samefile(src, dst) and not getattr(args, "force", False):
+        raise InputError(f"{dst}: is the input file; refusing to overwrite it (use --force)")
 
 
 def _codec(args):
@@ -79,6 +89,7 @@ def cmd_encode(args) -> int:
     from ..codec import bits_per_pixel
     from ..io.atomic import save_bytes
 
+    _refuse_overwriting_input(args)
     codec = _codec(args)
     image = _read_image(args.input, args)
     data = codec.encode(image)
@@ -92,6 +103,7 @@ def cmd_decode(args) -> int:
     from ..format import container
     from ..io.images import save_image
 
+    _refuse_overwriting_input(args)
     data = _read_slic(args.input)
     header = container.read_header(data)
     if args.model:
@@ -111,6 +123,7 @@ def cmd_recompress(args) -> int:
     from ..io.images import save_image
     from ..metrics.psnr import psnr_value
 
+    _refuse_overwriting_input(args)
     codec = _codec(args)
     image = _read_image(args.input, args)
     data = codec.encode(image)
@@ -163,10 +176,17 @@ def cmd_models(args) -> int:
     rows = []
     for spec in zoo.registry().values():
         path = zoo.locate(spec.weights)
+        status = "missing"
+        if path is not None:
+            try:
+                zoo.verify(path, spec.weights)
+                status = "verified" if spec.weights.sha256 else "unverified (no checksum)"
+            except WeightsError:
+                status = "corrupt (checksum mismatch)"
         rows.append({
             "name": spec.name, "arch": spec.arch, "quality": spec.quality, "origin": spec.origin,
             "default": spec.name == default, "file": spec.weights.name,
-            "present": path is not None, "path": str(path) if path else None,
+            "present": path is not None, "status": status, "path": str(path) if path else None,
             "url": spec.weights.url or None, "description": spec.description,
         })
     if args.json:
@@ -174,7 +194,8 @@ def cmd_models(args) -> int:
         return 0
     print(f"{'name':<34} {'arch':<21} {'q':>2} {'origin':<8} {'weights'}")
     for r in rows:
-        where = r["path"] if r["present"] else ("downloadable" if r["url"] else "missing")
+        where = (r["path"] + ("" if r["status"] == "verified" else f"  [{r['status']}]")) if r["present"] \
+            else ("downloadable" if r["url"] else "missing")
         star = "*" if r["default"] else " "
         print(f"{star}{r['name']:<33} {r['arch']:<21} {r['quality']:>2} {r['origin']:<8} {where}")
     print("* default model. Weights are searched in: " + os.pathsep.join(str(p) for p in zoo.search_roots()))

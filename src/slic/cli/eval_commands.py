@@ -17,6 +17,7 @@ from ..evaluation.robustness import fmt as robustness_fmt
 from ..evaluation.report import _fmt, _mean, attack_rows
 from ..evaluation.suite import BASE_MODEL, EvalConfig, run_eval
 from ..io.atomic import write_json
+from .args import device, positive_int
 from .codec_commands import add_model_args
 
 EVAL_DESCRIPTION = """`slic eval` measures with real bitstreams what the SLIC papers report, for a model and, through
@@ -34,8 +35,8 @@ def add_commands(subparsers) -> None:
     _add_edit_command(subparsers)
 
     def common(p):
-        p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-        p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+        p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
+        p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)")
 
     p = subparsers.add_parser("eval", help="evaluate a model: re-compression, edits, vanilla and laundering attacks",
                               description=EVAL_DESCRIPTION,
@@ -43,7 +44,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--model", help="zoo model to evaluate (default: slic-default if bundled)")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="image directories (or files)")
     p.add_argument("--out", help="output directory (default ./slic-eval-MODEL)")
-    p.add_argument("--limit", type=int, default=None, help="first N images only")
+    p.add_argument("--limit", type=positive_int, default=None, help="first N images only")
     p.add_argument("--edits", default=None, help="comma-separated subset of the eight edits (default all; 'none')")
     p.add_argument("--vanilla", nargs="+", default=None, metavar="NAME",
                    help="vanilla codecs for the re-compression attack (default: every one present locally)")
@@ -58,7 +59,7 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("eval-rd", help="rate–distortion points, curves and BD-rates of several models")
     p.add_argument("--models", nargs="+", required=True, metavar="NAME")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR")
-    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--limit", type=positive_int, default=None)
     p.add_argument("--out", help="output directory (default ./slic-eval-rd)")
     common(p)
     p.set_defaults(func=cmd_eval_rd)
@@ -88,9 +89,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--data", nargs="+", required=True, help="directories or files of images")
     p.add_argument("--out", help="output directory (default slic-robustness-MODEL)")
     p.add_argument("--ops", help="comma-separated operation names (default: all), or op specs such as 'jpeg:q=60'")
-    p.add_argument("--limit", type=int, help="use the first N images")
+    p.add_argument("--limit", type=positive_int, help="use the first N images")
     p.add_argument("--list", action="store_true", help="list the operations and exit")
-    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--threads", type=positive_int, help="CPU threads")
     add_model_args(p)
     p.set_defaults(func=cmd_robustness)
 
@@ -218,13 +219,7 @@ def cmd_robustness(args) -> int:
         for name, (category, spec, _) in robustness.available_operations().items():
             print(f"{name:<24}{category:<13}{spec}")
         return 0
-    if args.limit is not None and args.limit < 1:
-        raise InputError("--limit must be at least 1")
     if args.threads:
-        if args.threads < 1:
-            raise InputError("--threads must be at least 1")
-        import torch
-
         torch.set_num_threads(args.threads)
     model = args.model or default_model()
     out = Path(args.out or f"slic-robustness-{model}")

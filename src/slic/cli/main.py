@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from ..errors import SlicError
@@ -30,6 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop a command like Ctrl-C does, so `finally` blocks run: temporary
+    `.part` files are removed and training writes its checkpoint."""
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            try:
+                signal.signal(sig, _interrupt)
+            except ValueError:  # not the main thread (e.g. called from a test worker thread)
+                pass
+
+
 class _NoteFormatter(logging.Formatter):
     def format(self, record):
         return f"slic: note: {record.getMessage()}"
@@ -51,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.quiet)
+    _stop_on_signals()
     try:
         return args.func(args)
     except SlicError as exc:

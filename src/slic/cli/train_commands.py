@@ -7,6 +7,7 @@ import json
 import torch
 
 from ..errors import InputError
+from .args import device, positive_float, positive_int
 from ..io.images import find_images
 from ..training import TrainConfig, Trainer
 
@@ -14,18 +15,18 @@ from ..training import TrainConfig, Trainer
 def _common_args(p) -> None:
     p.add_argument("--data", nargs="+", required=True, help="directories or files of training images")
     p.add_argument("--out", required=True, help="run directory (checkpoint.pt, log.csv, val_grid.png)")
-    p.add_argument("--steps", type=int), p.add_argument("--minutes", type=float)
+    p.add_argument("--steps", type=positive_int), p.add_argument("--minutes", type=positive_float)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion λ (default: CompressAI's for the quality)")
-    p.add_argument("--lr", type=float), p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128), p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=positive_float), p.add_argument("--batch", type=positive_int, default=8)
+    p.add_argument("--crop", type=positive_int, default=128), p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-bf16", dest="bf16", action="store_false", help="fp32 transforms (bf16 autocast is the default)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep the default memory format (channels_last is the default)")
-    p.add_argument("--ckpt-minutes", type=float, default=5.0)
+    p.add_argument("--ckpt-minutes", type=positive_float, default=5.0)
     p.add_argument("--val-every", type=int, default=200)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's; use 1 when another job holds a core)")
+    p.add_argument("--device", type=device, default="cpu")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's; use 1 when another job holds a core)")
     p.add_argument("--export", metavar="NAME", help="export the final weights + model card into the zoo under NAME")
     p.add_argument("--fp16", action="store_true", help="store exported weights as fp16")
 
@@ -122,12 +123,12 @@ def _add_jpegsim_command(subparsers) -> None:
                     "OUT/<name>.pt (fp16) and OUT/<name>.json.")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="training image folders (recursive)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--steps", type=int, default=None, help="total optimiser steps")
-    p.add_argument("--minutes", type=float, default=None, help="total training wall time")
+    p.add_argument("--steps", type=positive_int, default=None, help="total optimiser steps")
+    p.add_argument("--minutes", type=positive_float, default=None, help="total training wall time")
     p.add_argument("--base", type=int, default=16, help="UNet width (64 = the paper's)")
-    p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--crop", type=positive_int, default=128)
+    p.add_argument("--batch", type=positive_int, default=8)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--qmin", type=int, default=70)
     p.add_argument("--qmax", type=int, default=95)
     p.add_argument("--loss", choices=("mse", "l1"), default="mse")
@@ -135,7 +136,7 @@ def _add_jpegsim_command(subparsers) -> None:
     p.add_argument("--name", default=None, help="exported model name (default jpegsim-unet<base>)")
     p.add_argument("--eval", nargs="+", metavar="DIR", default=None,
                    help="images measured after training (PSNR vs real JPEG, q=70..95) for the card")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=positive_int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.set_defaults(func=_cmd_train_jpegsim)

@@ -24,7 +24,7 @@ from ..errors import FormatError, InputError, ModelMismatchError
 from ..format import container
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import as_uint8_array, check_size, load_image
-from .net import MULTIPLE, _with_onednn, build_net, deterministic_kernels, read_state_dict, state_digest
+from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
 @contextlib.contextmanager
@@ -88,6 +88,9 @@ class Codec:
         decoded latent."""
         header, strings = container.unpack(data)
         self.check_compatible(header)
+        if len(strings) != STRINGS_PER_FILE:  # CompressAI asserts (or, under -O, misreads) otherwise
+            raise FormatError(f"corrupted .slic file ({len(strings)} entropy-coded strings; "
+                              f"{self.name} writes {STRINGS_PER_FILE})")
         check_size(header.width, header.height, max_pixels)
         strings = self._zero_tailed(strings, header)
         with deterministic_kernels(), _observing(self.net.g_s, latent_observer):

@@ -17,6 +17,7 @@ from ..format import container
 
 MULTIPLE = 64  # g_a downsamples ×16 and h_a ×4 in every supported architecture
 ARCHITECTURES = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018", "cheng2020-anchor")
+STRINGS_PER_FILE = 2  # every supported architecture codes y and z: two strings
 
 
 def read_state_dict(path) -> dict:

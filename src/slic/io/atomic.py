@@ -11,9 +11,22 @@ from pathlib import Path
 from ..errors import InputError
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call write(tmp_path) then rename onto `path`: never leaves a half-written output."""
+def check_output_path(path: str | os.PathLike) -> Path:
+    """`path` as an output: a new name or an existing regular file. A symlink, device node, FIFO,
+    socket or directory is refused (a rename would replace it — e.g. /dev/full — rather than write
+    into it; and following symlinks in a shared directory invites symlink attacks)."""
     path = Path(path)
+    if path.is_symlink():
+        raise InputError(f"{path}: is a symbolic link; refusing to replace it (write to the target's path)")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path}: not a regular file; refusing to replace it")
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call write(tmp_path) then rename onto `path`: never leaves a half-written output.
+    Only new paths and regular files are written (`check_output_path`)."""
+    path = check_output_path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(f"{path}: output directory does not exist")

@@ -28,9 +28,12 @@ def max_pixels() -> int:
     if value is None:
         return DEFAULT_MAX_PIXELS
     try:
-        return int(float(value))
-    except ValueError:
-        raise InputError(f"SLIC_MAX_PIXELS must be a number, not '{value}'") from None
+        budget = int(float(value))
+    except (ValueError, OverflowError):
+        raise InputError(f"SLIC_MAX_PIXELS must be a whole number of pixels, not '{value}'") from None
+    if budget < 1:
+        raise InputError(f"SLIC_MAX_PIXELS must be positive, not '{value}'")
+    return budget
 
 
 def check_size(width: int, height: int, budget: int | None = None) -> None:
@@ -81,6 +84,7 @@ def _load_path(path: Path, budget: int | None) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
             check_size(*im.size, budget)
+            sixteen_bit_rgb = im.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in (im.tile or []))
             im.load()
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
@@ -88,6 +92,10 @@ def _load_path(path: Path, budget: int | None) -> np.ndarray:
         raise InputError(f"{path}: not a readable image") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{path}: cannot read image ({str(exc).splitlines()[0] if str(exc) else 'broken file'})") from None
+    if getattr(im, "n_frames", 1) > 1:
+        log.warning("%s: %d frames (animated); only the first is used", path.name, im.n_frames)
+    if sixteen_bit_rgb:  # Pillow reads 48/64-bit PNGs as 8-bit RGB(A); say so like every other conversion
+        log.warning("%s: 16-bit RGB converted to 8-bit", path.name)
     transposed = ImageOps.exif_transpose(im)
     if transposed.size != im.size or getattr(im, "getexif", lambda: {})().get(0x0112, 1) not in (1, None):
         log.warning("%s: EXIF orientation applied", path.name)
