@@ -99,6 +99,16 @@ class AdaptiveAttacker:
         self.last = label
         return label, member(x, **params)
 
+    def per_image(self, x: torch.Tensor) -> tuple[str, list[torch.Tensor]]:
+        """One drawn op, with its own parameters for every image of the batch: (label, [u_i(x_i)]),
+        each (1,3,h_i,w_i). A step then covers as many crop phases, scales or qualities as images."""
+        label, member, params = self.draw()
+        self.last = label
+        outs = []
+        for i in range(x.shape[0]):
+            outs.append(member(x[i:i + 1], **(params if i == 0 else member.sample(self.rng))))
+        return label, outs
+
     def update(self, label: str, psnr: float) -> None:
         if np.isfinite(psnr):
             self.running[label] = self.momentum * self.running[label] + (1 - self.momentum) * min(psnr, 60.0)

@@ -24,7 +24,8 @@ from ..errors import FormatError, InputError, ModelMismatchError
 from ..format import container
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import as_uint8_array, check_size, load_image
-from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, build_net, deterministic_kernels, read_state_dict, state_digest
+from . import tiling
+from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, architecture_of, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
 @contextlib.contextmanager
@@ -57,13 +58,15 @@ def _observing(module: torch.nn.Module, observer):
 class Codec:
     """Encode images to `.slic` bytes and decode them, with one fixed set of weights."""
 
-    def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=()):
+    def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=(),
+                 tile: int | None = None):
         self.name, self.quality, self.device = name, quality, torch.device(device)
         self.names = {name, *aliases}  # a retired default keeps decoding files written under its old name
         self.net = net.to(self.device).eval()
         self.net.update(force=True)  # fresh entropy tables: stale CDFs silently break decoding
         self.digest = state_digest(self.net)
         self.net.g_a.forward = _with_onednn(self.net.g_a.forward)  # encoder-only: may use fast kernels
+        tiling.install(self.net, architecture_of(self.net), tile or tiling.default_tile())  # memory bounded by the tile
 
     # -- tensors -------------------------------------------------------------------------------
     @torch.inference_mode()

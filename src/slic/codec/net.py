@@ -50,6 +50,15 @@ def build_net(arch: str, state_dict: dict | None = None, quality: int | None = N
         raise WeightsError(f"weights do not fit architecture {arch} ({str(exc).splitlines()[0][:120]})") from None
 
 
+_CLASSES = {"ScaleHyperprior": "bmshj2018-hyperprior", "MeanScaleHyperprior": "mbt2018-mean",
+            "JointAutoregressiveHierarchicalPriors": "mbt2018", "Cheng2020Anchor": "cheng2020-anchor"}
+
+
+def architecture_of(net: torch.nn.Module) -> str:
+    """The registry name of a CompressAI model's architecture."""
+    return _CLASSES.get(type(net).__name__, type(net).__name__)
+
+
 def state_digest(net: torch.nn.Module) -> bytes:
     """SHA-256 over every tensor of the model, entropy tables included (first 8 bytes kept)."""
     h = hashlib.sha256()

@@ -5,8 +5,9 @@ With x̂1 = codec(x), x̂2 = codec(x̂1) and u the training attacker:
 R in bits per pixel, D = MSE·255² (CompressAI's convention); `pretrain` is R + λD alone.
 
 Additions (all off by default, see TrainConfig):
-  * the adaptive attacker (`slic.attacker`): u may change the image's size; the codec then pads it
-    exactly as the encoder does (`padded_forward`);
+  * the adaptive attacker (`slic.attacker`): one op per step with parameters drawn per image; u may
+    change an image's size, and the codec then pads it exactly as the encoder does
+    (`grouped_padded_forward`);
   * a tile hinge: every 32×32 tile of x̂1 and u(x̂1) must collapse too, not just the mean
     (`local_hinge`);
   * guards against the frozen vanilla base: per-image first-compression quality (`quality_guard`)
@@ -15,10 +16,11 @@ Additions (all off by default, see TrainConfig):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..codec.differentiable import padded_forward, rate_bpp, round_8bit_ste
+from ..codec.differentiable import pad_to_multiple, rate_bpp, round_8bit_ste
 from ..metrics.psnr import psnr_value
 from .config import TrainConfig
 
@@ -49,16 +51,36 @@ def quality_guard(x, x1, x_base, margin_db: float) -> torch.Tensor:
     return F.relu(10 * torch.log10(mse / mse_base) - margin_db).mean()
 
 
+def grouped_padded_forward(net, images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The codec's reconstruction of each (1,3,h,w) image, padded as the encoder pads it; images
+    that pad to the same size share one batched forward."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, img in enumerate(images):
+        h, w = img.shape[-2:]
+        groups.setdefault(((h + 63) // 64, (w + 63) // 64), []).append(i)
+    out: list[torch.Tensor | None] = [None] * len(images)
+    for idx in groups.values():
+        padded = torch.cat([pad_to_multiple(images[i]) for i in idx])
+        rec = net(padded)["x_hat"]
+        for j, i in enumerate(idx):
+            h, w = images[i].shape[-2:]
+            out[i] = rec[j:j + 1, :, :h, :w]
+    return out
+
+
 def adaptive_adversarial(net, x1q, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor, dict]:
-    """The adversarial term with an AdaptiveAttacker: one op for the batch, any output size."""
+    """The adversarial term with an AdaptiveAttacker: one op per step, its parameters drawn per
+    image, outputs of any size (each padded as the encoder pads it)."""
     x2 = net(x1q)["x_hat"]
-    label, x1u = attacker(x1q)
-    x1u = round_8bit_ste(x1u)
-    x2u = padded_forward(net, x1u)
-    adv = F.relu(cfg.tau - metric(x1q, x2)).mean() + F.relu(cfg.tau - metric(x1u, x2u)).mean()
+    label, attacked = attacker.per_image(x1q)
+    attacked = [round_8bit_ste(a) for a in attacked]
+    recompressed = grouped_padded_forward(net, attacked)
+    hinge_u = torch.stack([F.relu(cfg.tau - metric(a, r)).mean() for a, r in zip(attacked, recompressed)]).mean()
+    adv = F.relu(cfg.tau - metric(x1q, x2)).mean() + hinge_u
     if cfg.local_weight:
-        adv = adv + cfg.local_weight * (local_hinge(x1q, x2, cfg.local_db) + local_hinge(x1u, x2u, cfg.local_db))
-    psnr_u = psnr(x1u, x2u)
+        local_u = torch.stack([local_hinge(a, r, cfg.local_db) for a, r in zip(attacked, recompressed)]).mean()
+        adv = adv + cfg.local_weight * (local_hinge(x1q, x2, cfg.local_db) + local_u)
+    psnr_u = float(np.mean([psnr(a, r) for a, r in zip(attacked, recompressed)]))
     attacker.update(label, psnr_u)
     return adv, {"adv": adv.item(), "psnr_x1_x2": psnr(x1q, x2), "psnr_x1u_x2u": psnr_u, "op": label}
 

@@ -1,0 +1,47 @@
+"""The coverage-guided fuzzer (benchmarks/fuzz_container.py) for a short budget, and hypothesis
+properties of the container: round trips with fields at their limits, every truncation refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slic.errors import FormatError
+from slic.format import container
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_fuzzer_short_budget_finds_nothing(tmp_path):
+    pytest.importorskip("atheris")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fuzz_container.py"), "--seconds", "8",
+                           "--artifacts", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-2000:]
+    assert "stat::number_of_executed_units" in out and not list(tmp_path.iterdir())
+
+
+_names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=container.MAX_NAME)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=_names, quality=st.integers(1, 8), latent=st.tuples(st.integers(1, 2000), st.integers(1, 2000)),
+       pads=st.tuples(st.integers(0, 63), st.integers(0, 63)),
+       strings=st.lists(st.binary(max_size=300), min_size=1, max_size=container.MAX_STRINGS))
+def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, strings):
+    ph, pw = latent[0] * 64, latent[1] * 64
+    header = container.SlicHeader(name, bytes(range(container.DIGEST_BYTES)), quality, ph - pads[0], pw - pads[1],
+                                  pads[0], pads[1], latent)
+    data = container.pack(header, strings)
+    back, got = container.unpack(data)
+    assert back == header and got == strings
+    for cut in range(len(data)):  # every truncation is refused
+        with pytest.raises(FormatError):
+            container.unpack(data[:cut])
