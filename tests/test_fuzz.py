@@ -34,11 +34,18 @@ _names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), mi
 @settings(max_examples=200, deadline=None)
 @given(name=_names, quality=st.integers(1, 8), latent=st.tuples(st.integers(1, 2000), st.integers(1, 2000)),
        pads=st.tuples(st.integers(0, 63), st.integers(0, 63)),
-       strings=st.lists(st.binary(max_size=300), min_size=1, max_size=container.MAX_STRINGS))
-def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, strings):
+       strings=st.lists(st.binary(max_size=300), min_size=1, max_size=container.MAX_STRINGS),
+       optional=st.dictionaries(st.integers(0x80, 0xFF), st.binary(max_size=40), max_size=4),
+       transform=st.none() | st.tuples(st.integers(0, 7), *[st.integers(0, 64)] * 4))
+def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, strings, optional, transform):
+    from slic.format.extensions import TRANSFORM, TransformIndex
+
     ph, pw = latent[0] * 64, latent[1] * 64
+    blocks = dict(optional)
+    if transform is not None:
+        blocks[TRANSFORM] = TransformIndex(*transform).pack()
     header = container.SlicHeader(name, bytes(range(container.DIGEST_BYTES)), quality, ph - pads[0], pw - pads[1],
-                                  pads[0], pads[1], latent)
+                                  pads[0], pads[1], latent, blocks)
     data = container.pack(header, strings)
     back, got = container.unpack(data)
     assert back == header and got == strings

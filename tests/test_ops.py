@@ -109,7 +109,7 @@ def test_crop_covers_every_grid_phase(batch):
 
 
 def test_twoway_inverse_restores_geometry(batch):
-    from slic.ops.geometric import twoway, twoway_inverse
+    from slic.codec.transforms import twoway, twoway_inverse
 
     for k in range(8):
         p = {"k": k, "sh": 17, "sw": 5, "dy": 9, "dx": 33}

@@ -22,6 +22,10 @@ def add_commands(sub) -> None:
     p = sub.add_parser("encode", help="compress an image to a .slic file")
     p.add_argument("input"), p.add_argument("-o", "--output", required=True)
     add_model_args(p)
+    p.add_argument("--ways", type=positive_int, default=1,
+                   help="K-way encoding (the two-way defence for 2): code the image as it is and through K−1 "
+                        "random invertible transforms, keep the cheapest by R + λD (default 1: off)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the K-way transforms (default: random)")
     p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_encode)
 
@@ -92,10 +96,16 @@ def cmd_encode(args) -> int:
     _refuse_overwriting_input(args)
     codec = _codec(args)
     image = _read_image(args.input, args)
-    data = codec.encode(image)
+    data = codec.encode(image, ways=args.ways, seed=args.seed)
     save_bytes(data, args.output)
     h, w = image.shape[:2]
-    print(f"{args.output}: {w}×{h}, {len(data)} bytes, {bits_per_pixel(data, h, w):.4f} bpp, model {codec.name}")
+    note = ""
+    if args.ways > 1:
+        from ..format import container
+
+        t = container.read_header(data).transform
+        note = f", {args.ways}-way: kept {'the identity' if t is None else 'transform ' + str(t.params())}"
+    print(f"{args.output}: {w}×{h}, {len(data)} bytes, {bits_per_pixel(data, h, w):.4f} bpp, model {codec.name}{note}")
     return 0
 
 
@@ -114,7 +124,7 @@ def cmd_decode(args) -> int:
         codec = codec_for_file(header, device=args.device)
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     save_image(image, args.output, metadata=_neural_metadata(codec))
-    print(f"{args.output}: {header.width}×{header.height}, model {codec.name}")
+    print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}")
     return 0
 
 
@@ -150,15 +160,26 @@ def cmd_info(args) -> int:
     data = _read_slic(args.input)
     header, strings = container.unpack(data)
     known = header.model in zoo.registry()
+    height, width = header.height, header.width
+    t = header.transform
+    if t is not None:
+        from ..codec.transforms import inverse_size
+
+        height, width = inverse_size(header.height, header.width, **t.params())
     info = {
-        "file": str(args.input), "format_version": container.VERSION, "model": header.model,
+        "file": str(args.input), "format_version": header.version, "model": header.model,
         "model_known": known, "weights_digest": header.digest.hex(), "quality": header.quality,
-        "width": header.width, "height": header.height,
+        "width": width, "height": height,
         "padding": {"bottom": header.pad_bottom, "right": header.pad_right},
         "latent_shape": list(header.latent_shape), "string_bytes": [len(s) for s in strings],
         "file_bytes": len(data), "container_overhead_bytes": len(data) - sum(map(len, strings)),
-        "bpp": 8.0 * len(data) / (header.width * header.height),
+        "bpp": 8.0 * len(data) / max(1, width * height),
     }
+    if header.extensions:
+        from ..format.extensions import describe
+
+        info["coded_size"] = {"width": header.width, "height": header.height}
+        info["extensions"] = describe(header.extensions)
     if args.json:
         print(json.dumps(info, indent=2))
     else:

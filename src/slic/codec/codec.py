@@ -24,7 +24,8 @@ from ..errors import FormatError, InputError, ModelMismatchError
 from ..format import container
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import as_uint8_array, check_size, load_image
-from . import tiling
+from ..format.extensions import TRANSFORM, TransformIndex
+from . import tiling, transforms
 from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, architecture_of, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
@@ -70,10 +71,15 @@ class Codec:
 
     # -- tensors -------------------------------------------------------------------------------
     @torch.inference_mode()
-    def compress_tensor(self, x: torch.Tensor, latent_hook=None) -> bytes:
-        """(1,3,H,W) float in [0,1] → `.slic` bytes; `latent_hook(y) -> y'` edits the latent before coding."""
+    def compress_tensor(self, x: torch.Tensor, latent_hook=None, transform: TransformIndex | None = None) -> bytes:
+        """(1,3,H,W) float in [0,1] → `.slic` bytes; `latent_hook(y) -> y'` edits the latent before coding;
+        `transform` (two-way/K-way) is applied before coding and stored so the decoder inverts it."""
         if x.dim() != 4 or x.shape[:2] != (1, 3):
             raise InputError(f"expected a (1,3,H,W) tensor, got {tuple(x.shape)}")
+        extensions = {}
+        if transform is not None and not transform.is_identity:
+            x = transforms.twoway(x.float(), **transform.params())
+            extensions[TRANSFORM] = transform.pack()
         h, w = x.shape[-2:]
         pad_b, pad_r = (-h) % MULTIPLE, (-w) % MULTIPLE
         x = F.pad(x.float().to(self.device), (0, pad_r, 0, pad_b), mode="replicate")
@@ -82,13 +88,43 @@ class Codec:
         header = container.SlicHeader(
             model=self.name, digest=self.digest, quality=self.quality, height=h, width=w,
             pad_bottom=pad_b, pad_right=pad_r, latent_shape=tuple(int(s) for s in out["shape"]),
+            extensions=extensions,
         )
         return container.pack(header, [s[0] for s in out["strings"]])
+
+    def compress_kway(self, x: torch.Tensor, ways: int, seed=None) -> tuple[bytes, TransformIndex]:
+        """K-way compression (the two-way defence): code x as it is and through ways−1 random
+        transforms, keep the file with the lowest bpp + λ·255²·MSE (real bitstreams, real decodes)."""
+        if ways < 1:
+            raise InputError(f"--ways must be at least 1, not {ways}")
+        rng = np.random.default_rng(seed)
+        lam = zoo.LAMBDAS.get(self.quality, zoo.LAMBDAS[4])
+        h, w = x.shape[-2:]
+        best = None
+        candidates = [TransformIndex()] + [random_transform(rng) for _ in range(ways - 1)]
+        for t in candidates:
+            data = self.compress_tensor(x, transform=t)
+            x_hat = self.decompress_tensor(data)
+            mse = float((x_hat.double() - quantize_8bit(x.float()).double()).pow(2).mean())
+            cost = 8 * len(data) / (h * w) + lam * 255.0 ** 2 * mse
+            if best is None or cost < best[0]:
+                best = (cost, data, t)
+        return best[1], best[2]
 
     @torch.inference_mode()
     def decompress_tensor(self, data: bytes, max_pixels: int | None = None, latent_observer=None) -> torch.Tensor:
         """`.slic` bytes → (1,3,H,W) float on the 8-bit grid, on the CPU; `latent_observer(ŷ)` sees the
         decoded latent."""
+        return quantize_8bit(self._synthesis(data, max_pixels, latent_observer)).cpu()
+
+    @torch.inference_mode()
+    def _decode_uint8(self, data: bytes, max_pixels: int | None = None) -> np.ndarray:
+        """`.slic` bytes → uint8 H×W×3, converted in place (no float copies of the image)."""
+        x = self._synthesis(data, max_pixels)[0]
+        return x.clamp_(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+    def _synthesis(self, data: bytes, max_pixels: int | None = None, latent_observer=None) -> torch.Tensor:
+        """The decoder's float output cropped to the image (a view), after every check."""
         header, strings = container.unpack(data)
         self.check_compatible(header)
         if len(strings) != STRINGS_PER_FILE:  # CompressAI asserts (or, under -O, misreads) otherwise
@@ -101,7 +137,10 @@ class Codec:
         x_hat = out["x_hat"][..., : header.height, : header.width]
         if not torch.isfinite(x_hat).all():  # garbage strings that passed the checksum (crafted file)
             raise FormatError("corrupted .slic file (entropy-coded data does not decode)")
-        return quantize_8bit(x_hat).cpu()
+        t = header.transform
+        if t is not None and not t.is_identity:
+            x_hat = transforms.twoway_inverse(x_hat, **t.params())
+        return x_hat
 
     def _zero_tailed(self, strings: list[bytes], header: container.SlicHeader) -> list[bytes]:
         """Each string followed by zero bytes the rANS decoder may run into but never past.
@@ -129,15 +168,23 @@ class Codec:
         if (ph % MULTIPLE or pw % MULTIPLE or max(header.pad_bottom, header.pad_right) >= MULTIPLE
                 or header.latent_shape != (ph // MULTIPLE, pw // MULTIPLE)):
             raise FormatError("corrupted .slic file (inconsistent image and latent sizes)")
+        t = header.transform
+        if t is not None and (header.height - t.dy - t.sh < 1 or header.width - t.dx - t.sw < 1):
+            raise FormatError("corrupted .slic file (transform larger than the coded image)")
 
     # -- images --------------------------------------------------------------------------------
-    def encode(self, image) -> bytes:
-        """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes."""
-        return self.compress_tensor(to_tensor(load_image(image)))
+    def encode(self, image, ways: int = 1, seed=None) -> bytes:
+        """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes. `ways` > 1 encodes with
+        the K-way (two-way for 2) defence, its random transforms drawn from `seed`."""
+        x = to_tensor(load_image(image))
+        return self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed)[0]
 
     def decode(self, data: bytes, output: str = "pil", max_pixels: int | None = None):
         """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float)).
         Files claiming more than `max_pixels` (default: the budget of slic.imageio) are refused."""
+        if output in ("array", "pil"):
+            arr = self._decode_uint8(data, max_pixels)
+            return arr if output == "array" else Image.fromarray(arr, "RGB")
         return from_tensor(self.decompress_tensor(data, max_pixels), output)
 
     def roundtrip(self, image):
@@ -147,6 +194,12 @@ class Codec:
 
     def __repr__(self) -> str:
         return f"Codec({self.name!r}, quality={self.quality}, device={str(self.device)!r})"
+
+
+def random_transform(rng: np.random.Generator) -> TransformIndex:
+    """One of the two-way paper's ≈ 1.4·10⁸ transforms, uniformly."""
+    k, sh, sw, dy, dx = (int(v) for v in rng.integers(0, [8, 65, 65, 65, 65]))
+    return TransformIndex(k, sh, sw, dy, dx)
 
 
 def from_tensor(x: torch.Tensor, output: str = "pil"):

@@ -26,7 +26,7 @@ from ..codec.differentiable import differentiable_code, straight_through
 from ..errors import InputError
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import load_image
-from ..ops.geometric import twoway, twoway_inverse
+from ..codec.transforms import twoway, twoway_inverse
 from ..zoo import LAMBDAS
 from .psnr import psnr
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 from . import functional
+from ..codec.transforms import dihedral, twoway
 from .base import Op, Param
 from .registry import register
 
@@ -163,39 +164,9 @@ register(Op("perspective", "geometry", _perspective, {"d": Param(0.02, 0.1), "se
             doc="perspective warp, corners moved by up to d of the size"))
 
 
-def dihedral(x, k: int):
-    """k in 0..7: horizontal flip if k ≥ 4, then (k mod 4) quarter turns counter-clockwise."""
-    if k >= 4:
-        x = x.flip(-1)
-    return torch.rot90(x, k % 4, dims=(-2, -1))
-
-
-def dihedral_inverse(x, k: int):
-    x = torch.rot90(x, -(k % 4), dims=(-2, -1))
-    return x.flip(-1) if k >= 4 else x
-
-
 register(Op("dihedral", "geometry", dihedral, {"k": Param(1, 7, integer=True)}, resizes=True,
             doc="flips and quarter turns (k=1: 90°, 2: 180°, 4: mirror)"))
 register(Op("flip", "geometry", lambda x: x.flip(-1), doc="mirror left-right"))
-
-
-def twoway(x, k: int, sh: int, sw: int, dy: int, dx: int):
-    """The two-way paper's transform: dihedral k, stretch by (sh, sw) px (bicubic), shift by
-    (dy, dx) px of replicate padding at the top/left."""
-    x = dihedral(x, k)
-    h, w = x.shape[-2:]
-    if sh or sw:
-        x = F.interpolate(x, size=(h + sh, w + sw), mode="bicubic", align_corners=False).clamp(0, 1)
-    return F.pad(x, (dx, 0, dy, 0), mode="replicate") if dy or dx else x
-
-
-def twoway_inverse(x, k: int, sh: int, sw: int, dy: int, dx: int):
-    x = x[..., dy:, dx:]
-    h, w = x.shape[-2:]
-    if sh or sw:
-        x = F.interpolate(x, size=(h - sh, w - sw), mode="bicubic", align_corners=False).clamp(0, 1)
-    return dihedral_inverse(x, k)
 
 
 register(Op("twoway", "geometry", twoway, {

@@ -1,0 +1,80 @@
+"""Typed extension blocks of `.slic` v2 (docs/FORMAT.md): what a file carries beyond the codec's strings.
+
+Each block is (type: 1 byte, length: varint, payload). Types with the high bit set are *optional*:
+a reader that does not know one skips it. The others are *critical*: a reader that does not know
+one refuses the file, because decoding without it would be wrong. Each known type validates its
+payload here, so a corrupted or crafted block is a one-line FormatError.
+
+    0x01  transform   critical  the two-way/K-way transform applied before coding (4 bytes)
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import FormatError
+
+TRANSFORM = 0x01
+OPTIONAL = 0x80
+MAX_EXTENSIONS = 16
+MAX_EXTENSION_BYTES = 1 << 16
+KNOWN = {TRANSFORM: "transform"}
+TRANSFORM_LIMIT = 64  # stretch and shift, each axis, as the two-way paper
+
+
+@dataclass(frozen=True)
+class TransformIndex:
+    """The two-way transform: dihedral k (0-7), stretch (sh, sw) and shift (dy, dx) pixels (0-64).
+
+    Packed in 31 bits of a big-endian u32: k (3) | sh (7) | sw (7) | dy (7) | dx (7)."""
+
+    k: int = 0
+    sh: int = 0
+    sw: int = 0
+    dy: int = 0
+    dx: int = 0
+
+    @property
+    def is_identity(self) -> bool:
+        return self == TransformIndex()
+
+    def params(self) -> dict:
+        return {"k": self.k, "sh": self.sh, "sw": self.sw, "dy": self.dy, "dx": self.dx}
+
+    def pack(self) -> bytes:
+        if not 0 <= self.k <= 7 or not all(0 <= v <= TRANSFORM_LIMIT for v in (self.sh, self.sw, self.dy, self.dx)):
+            raise ValueError(f"transform out of range: {self}")
+        return struct.pack(">I", (self.k << 28) | (self.sh << 21) | (self.sw << 14) | (self.dy << 7) | self.dx)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> "TransformIndex":
+        if len(payload) != 4:
+            raise FormatError("corrupted .slic file (transform block must be 4 bytes)")
+        (v,) = struct.unpack(">I", payload)
+        if v >> 31:
+            raise FormatError("corrupted .slic file (transform block has its top bit set)")
+        t = cls((v >> 28) & 7, (v >> 21) & 127, (v >> 14) & 127, (v >> 7) & 127, v & 127)
+        if max(t.sh, t.sw, t.dy, t.dx) > TRANSFORM_LIMIT:
+            raise FormatError("corrupted .slic file (transform stretch or shift above 64)")
+        return t
+
+
+def validate(extensions: dict[int, bytes]) -> None:
+    """Refuse unknown critical blocks and malformed known ones."""
+    for kind, payload in extensions.items():
+        if kind == TRANSFORM:
+            TransformIndex.unpack(payload)
+        elif not kind & OPTIONAL:
+            raise FormatError(f"unsupported .slic extension 0x{kind:02x} (critical; this slic cannot decode it)")
+
+
+def describe(extensions: dict[int, bytes]) -> dict:
+    """Human-readable contents for `slic info`."""
+    out = {}
+    for kind, payload in extensions.items():
+        if kind == TRANSFORM:
+            out["transform"] = TransformIndex.unpack(payload).params()
+        else:
+            out[f"optional-0x{kind:02x}"] = f"{len(payload)} bytes"
+    return out

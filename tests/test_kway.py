@@ -1,0 +1,102 @@
+"""K-way (two-way) encoding: the transform index travels in a .slic v2 extension and the decoder
+inverts it; v1 files still decode; corrupted or unknown extensions are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import BASE_MODEL
+from slic.cli import main
+from slic.format import container
+from slic.format.extensions import TRANSFORM, TransformIndex
+from slic.io.convert import to_tensor
+from slic.metrics import psnr_value
+
+
+@pytest.fixture(scope="module")
+def crop(kodim_crop):
+    return kodim_crop(5, (70, 90), top=100, left=300)
+
+
+@pytest.mark.parametrize("t", [TransformIndex(k, sh, sw, dy, dx) for k, sh, sw, dy, dx in [
+    (1, 0, 0, 0, 0), (4, 0, 0, 0, 0), (7, 0, 0, 0, 0),  # dihedral alone
+    (0, 17, 5, 0, 0), (0, 64, 64, 0, 0),  # stretch alone
+    (0, 0, 0, 9, 33), (0, 0, 0, 64, 1),  # shift alone
+    (3, 41, 2, 63, 64), (6, 1, 64, 0, 7)]])  # all three
+def test_every_transform_family_round_trips(base_codec, crop, t, one_thread):
+    data = base_codec.compress_tensor(to_tensor(crop), transform=t)
+    header = container.read_header(data)
+    assert header.version == 2 and header.transform == t
+    out = base_codec.decode(data, output="array")
+    assert out.shape == crop.shape  # same size, no offset
+    plain = base_codec.decode(base_codec.encode(crop), output="array")
+    assert psnr_value(crop, out) > psnr_value(crop, plain) - 2.0  # the round trip costs little
+    assert np.array_equal(base_codec.decode(data, output="array"), out)  # deterministic
+
+
+def test_index_pack_limits():
+    for t in (TransformIndex(), TransformIndex(7, 64, 64, 64, 64)):
+        assert TransformIndex.unpack(t.pack()) == t
+    assert len(TransformIndex(7, 64, 64, 64, 64).pack()) * 8 == 32 and (7 << 28 | 64 << 21) < 2 ** 31
+    with pytest.raises(ValueError):
+        TransformIndex(8, 0, 0, 0, 0).pack()
+
+
+def test_identity_stays_version_1_and_v1_files_decode(base_codec, crop):
+    data = base_codec.compress_tensor(to_tensor(crop), transform=TransformIndex())
+    assert data[4] == 1 and data == base_codec.encode(crop)
+
+
+def test_cli_ways_and_info(crop, tmp_path, capsys):
+    src = tmp_path / "in.png"
+    Image.fromarray(crop).save(src)
+    for seed in range(6):  # some seed keeps a transform on this crop
+        out = tmp_path / f"k{seed}.slic"
+        assert main(["encode", str(src), "-o", str(out), "--model", BASE_MODEL, "--ways", "2", "--seed", str(seed)]) == 0
+        if container.read_header(out.read_bytes()).transform is not None:
+            break
+    else:
+        pytest.fail("two-way kept the identity for every seed")
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 2 and set(info["extensions"]["transform"]) == {"k", "sh", "sw", "dy", "dx"}
+    assert (info["width"], info["height"]) == (90, 70)
+    assert main(["decode", str(out), "-o", str(tmp_path / "o.png")]) == 0
+    assert np.asarray(Image.open(tmp_path / "o.png")).shape == crop.shape
+    again = tmp_path / "again.slic"
+    assert main(["encode", str(src), "-o", str(again), "--model", BASE_MODEL, "--ways", "2", "--seed", str(seed)]) == 0
+    assert again.read_bytes() == out.read_bytes()  # seeded
+
+
+def test_corrupted_or_unknown_extensions_are_one_line_errors(base_codec, crop, tmp_path, capsys):
+    header, strings = container.unpack(base_codec.encode(crop))
+
+    def with_blocks(blocks):
+        return container.pack(container.SlicHeader(**{**header.__dict__, "extensions": blocks}), strings)
+
+    explicit_identity = with_blocks({TRANSFORM: TransformIndex().pack()})
+    assert np.array_equal(base_codec.decode(explicit_identity, output="array"), base_codec.decode(
+        base_codec.encode(crop), output="array"))
+    assert container.read_header(with_blocks({0x85: b"later"})).transform is None  # optional: skipped
+    crafted = [with_blocks({TRANSFORM: p}) for p in
+               (b"\xff\xff\xff\xff", b"\x00\x00\x00", (127 << 21).to_bytes(4, "big"))]  # top bit, size, > 64
+    crafted.append(with_blocks({0x05: b"x"}))  # an unknown critical block
+    crafted.append(with_blocks({TRANSFORM: TransformIndex(0, 64, 64, 64, 64).pack()}))  # larger than the image
+    payload = TransformIndex(1, 2, 3, 4, 5).pack()
+    body = bytearray(with_blocks({TRANSFORM: payload})[:-4])
+    i = body.index(payload) - 3  # count, type, length, payload
+    body[i:i + 7] = bytes([2]) + body[i + 1:i + 7] * 2  # the same block twice
+    crafted.append(bytes(body) + struct.pack(">I", zlib.crc32(bytes(body))))
+    for n, blob in enumerate(crafted):
+        path = tmp_path / f"bad{n}.slic"
+        path.write_bytes(blob)
+        assert main(["decode", str(path), "-o", str(tmp_path / "x.png"), "--model", BASE_MODEL]) == 1, n
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("slic: error:") and "\n" not in err, err
