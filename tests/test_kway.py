@@ -100,3 +100,17 @@ def test_corrupted_or_unknown_extensions_are_one_line_errors(base_codec, crop, t
         assert main(["decode", str(path), "-o", str(tmp_path / "x.png"), "--model", BASE_MODEL]) == 1, n
         err = capsys.readouterr().err.strip()
         assert err.startswith("slic: error:") and "\n" not in err, err
+
+
+def test_eval_twoway_on_a_tiny_crop(kodak_dir, tmp_path, one_thread, capsys):
+    out = tmp_path / "tw"
+    assert main(["-q", "eval-twoway", "--model", BASE_MODEL, "--data", str(kodak_dir / "kodim01.png"), "--crop", "64",
+                 "--ways", "1", "2", "--iters", "2", "--eot", "2", "--out", str(out)]) == 0
+    result = json.loads((out / "twoway.json").read_text())
+    assert len(result["records"]) == 2 * 3 * 2  # targets × inputs × K
+    cells = result["summary"]["cells"]
+    assert cells["rate/pgd/K=1"]["bpp"] > cells["rate/clean/K=1"]["bpp"]  # the rate attack raises the rate
+    assert set(result["summary"]["damage_removed_by_two_way_percent"]) == {
+        "rate/pgd", "rate/eot-pgd", "distortion/pgd", "distortion/eot-pgd"}
+    for name in ("table.md", "rd.png", "kway.png"):
+        assert (out / name).stat().st_size > 0
