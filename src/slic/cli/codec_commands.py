@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from ..errors import InputError, WeightsError
+from ..errors import InputError
 from .args import device, positive_int
 
 
@@ -76,17 +76,7 @@ def _read_image(path, args):
 
 
 def _neural_metadata(codec) -> dict[str, str]:
-    """PNG text chunks: the miscompression paper asks that neural compression be declared."""
-    from .. import __version__
-
-    return {
-        "Software": f"slic {__version__}",
-        "slic:codec": "SLIC (learned image compression, CompressAI)",
-        "slic:model": codec.name,
-        "slic:weights-digest": codec.digest.hex(),
-        "Comment": "This image was reconstructed by a neural image codec; fine details may differ "
-                   "from the original scene.",
-    }
+    return codec.provenance()
 
 
 def cmd_encode(args) -> int:
@@ -193,23 +183,7 @@ def cmd_models(args) -> int:
     from .. import zoo
     from ..codec import default_model
 
-    default = default_model()
-    rows = []
-    for spec in zoo.registry().values():
-        path = zoo.locate(spec.weights)
-        status = "missing"
-        if path is not None:
-            try:
-                zoo.verify(path, spec.weights)
-                status = "verified" if spec.weights.sha256 else "unverified (no checksum)"
-            except WeightsError:
-                status = "corrupt (checksum mismatch)"
-        rows.append({
-            "name": spec.name, "arch": spec.arch, "quality": spec.quality, "origin": spec.origin,
-            "default": spec.name == default, "file": spec.weights.name,
-            "present": path is not None, "status": status, "path": str(path) if path else None,
-            "url": spec.weights.url or None, "description": spec.description,
-        })
+    rows = zoo.model_rows(default_model())
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

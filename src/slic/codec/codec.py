@@ -192,6 +192,20 @@ class Codec:
         kind = "tensor" if isinstance(image, torch.Tensor) else "array" if isinstance(image, np.ndarray) else "pil"
         return self.decode(self.encode(image), output=kind)
 
+    def provenance(self) -> dict[str, str]:
+        """Text metadata for decoded images: the miscompression paper asks that neural compression
+        be declared, with the model and its weights."""
+        from .. import __version__
+
+        return {
+            "Software": f"slic {__version__}",
+            "slic:codec": "SLIC (learned image compression, CompressAI)",
+            "slic:model": self.name,
+            "slic:weights-digest": self.digest.hex(),
+            "Comment": "This image was reconstructed by a neural image codec; fine details may differ "
+                       "from the original scene.",
+        }
+
     def __repr__(self) -> str:
         return f"Codec({self.name!r}, quality={self.quality}, device={str(self.device)!r})"
 

@@ -80,26 +80,41 @@ def _load_path(path: Path, budget: int | None) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
+        return _decode(path, path.name, budget)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def load_image_bytes(data: bytes, budget: int | None = None, label: str = "upload") -> np.ndarray:
+    """An image file's bytes (e.g. an upload) → 8-bit RGB, recognised by content, never by name."""
+    import io
+
+    return _decode(io.BytesIO(data), label, budget)
+
+
+def _decode(source, label: str, budget: int | None) -> np.ndarray:
+    """Open, check the size against the budget before decoding pixels, decode, normalise to RGB."""
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = Image.open(source)
             check_size(*im.size, budget)
             sixteen_bit_rgb = im.mode in ("RGB", "RGBA") and any(";16" in str(t.args) for t in (im.tile or []))
             im.load()
-    except InputError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{path}: not a readable image") from None
+    except InputError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, EOFError):
+        raise InputError("not a readable image") from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{path}: cannot read image ({str(exc).splitlines()[0] if str(exc) else 'broken file'})") from None
+        raise InputError(f"cannot read image ({str(exc).splitlines()[0] if str(exc) else 'broken file'})") from None
     if getattr(im, "n_frames", 1) > 1:
-        log.warning("%s: %d frames (animated); only the first is used", path.name, im.n_frames)
+        log.warning("%s: %d frames (animated); only the first is used", label, im.n_frames)
     if sixteen_bit_rgb:  # Pillow reads 48/64-bit PNGs as 8-bit RGB(A); say so like every other conversion
-        log.warning("%s: 16-bit RGB converted to 8-bit", path.name)
+        log.warning("%s: 16-bit RGB converted to 8-bit", label)
     transposed = ImageOps.exif_transpose(im)
     if transposed.size != im.size or getattr(im, "getexif", lambda: {})().get(0x0112, 1) not in (1, None):
-        log.warning("%s: EXIF orientation applied", path.name)
-    return np.asarray(_to_rgb(transposed, path.name)).copy()
+        log.warning("%s: EXIF orientation applied", label)
+    return np.asarray(_to_rgb(transposed, label)).copy()
 
 
 def as_uint8_array(image, budget: int | None = None) -> np.ndarray:

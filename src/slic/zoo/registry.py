@@ -99,3 +99,28 @@ def get_spec(name: str) -> ModelSpec:
     return models[name]
 
 
+
+
+def model_rows(default: str) -> list[dict]:
+    """Every known model as `slic models --json` and the web API list it: where its weights are and
+    whether they pass their checksum."""
+    from ..errors import WeightsError
+    from .files import locate, verify
+
+    rows = []
+    for spec in registry().values():
+        path = locate(spec.weights)
+        status = "missing"
+        if path is not None:
+            try:
+                verify(path, spec.weights)
+                status = "verified" if spec.weights.sha256 else "unverified (no checksum)"
+            except WeightsError:
+                status = "corrupt (checksum mismatch)"
+        rows.append({
+            "name": spec.name, "arch": spec.arch, "quality": spec.quality, "origin": spec.origin,
+            "default": spec.name == default, "file": spec.weights.name,
+            "present": path is not None, "status": status, "path": str(path) if path else None,
+            "url": spec.weights.url or None, "description": spec.description,
+        })
+    return rows
