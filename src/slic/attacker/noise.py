@@ -11,7 +11,7 @@ Spec grammar (comma-separated ops, each with optional ``:key=value`` overrides):
     affine    deg=10         rotation in degrees; one number D means -D..D
               translate=0.1  shift as a fraction of width/height, per axis; one number T means -T..T
               scale=0.9-1.1  isotropic scale (> 0)
-    jpeg      q=70-95        JPEG quality (1-100) given to the learned surrogate (slic.jpegsim)
+    jpeg      q=70-95        JPEG quality (1-100) given to the learned surrogate (slic.attacker.jpegsim)
     identity                 no change; chosen only if listed
 
 e.g. ``"blur:sigma=0.1-1.5,affine:deg=10:translate=0.1:scale=0.9-1.1,jpeg:q=70-95,identity"``.
@@ -105,7 +105,7 @@ class NoiseAttacker(nn.Module):
     """Applies ONE op from ``spec``, chosen uniformly per image, to a float batch (N,3,H,W) in [0,1].
 
     Differentiable with respect to the input; output clamped to [0,1]. ``jpegsim``: a
-    `slic.jpegsim.UNetJPEG` (frozen, eval mode); loaded from the bundled surrogate when the spec
+    `slic.attacker.jpegsim.UNetJPEG` (frozen, eval mode); loaded from the bundled surrogate when the spec
     has ``jpeg`` and none is given. After a call, ``last_ops`` lists the op chosen for each image.
     """
 

@@ -36,7 +36,7 @@ def add_commands(sub) -> None:
     p = sub.add_parser("train", help="SLIC adversarial fine-tuning of a zoo codec")
     p.add_argument("--base", required=True, help="zoo model to fine-tune, e.g. bmshj2018-hyperprior-q4-cpu14k")
     p.add_argument("--metric", default="gmsd", help="perceptual metric P (gmsd, lpips, dists, ...)")
-    p.add_argument("--noise", default="blur,affine,jpeg", help="the preprint's noise attacker spec (see slic.noise)")
+    p.add_argument("--noise", default="blur,affine,jpeg", help="the preprint's noise attacker spec (see slic.attacker.noise)")
     p.add_argument("--attacker", nargs="?", const="default", metavar="SPEC",
                    help="the adaptive attacker over the op registry instead of --noise: 'default' or a spec "
                         "such as 'jpeg:q=30-95,resize:factor=0.4-1.6,gray,codec,chain:n=2-3' (slic.attacker)")

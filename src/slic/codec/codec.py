@@ -181,7 +181,7 @@ class Codec:
 
     def decode(self, data: bytes, output: str = "pil", max_pixels: int | None = None):
         """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float)).
-        Files claiming more than `max_pixels` (default: the budget of slic.imageio) are refused."""
+        Files claiming more than `max_pixels` (default: the budget of slic.io.images) are refused."""
         if output in ("array", "pil"):
             arr = self._decode_uint8(data, max_pixels)
             return arr if output == "array" else Image.fromarray(arr, "RGB")

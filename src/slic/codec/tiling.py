@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-TILE = 32  # latent pixels per tile side (512 image pixels); $SLIC_TILE overrides it
+TILE = 64  # latent pixels per tile side (1024 image pixels: a Kodak image is one tile); $SLIC_TILE overrides it
 
 
 def default_tile() -> int:

@@ -1,8 +1,8 @@
 """Differentiable image operations shared by the evaluation edits and the training noise attacker.
 
 One implementation each of Gaussian blur and affine warping, on float tensors (N,C,H,W). The
-evaluation edits (`slic.edits`) call them on a uint8 image converted to [0,1] floats and round the
-result back; the training attacker (`slic.noise`) calls them on batches with per-image parameters.
+evaluation edits (`slic.evaluation.edits`) call them on a uint8 image converted to [0,1] floats and round the
+result back; the training attacker (`slic.attacker.noise`) calls them on batches with per-image parameters.
 
 Conventions
 - ``gaussian_blur``: separable kernel exp(-d²/2σ²) normalised to sum 1 (as OpenCV's
