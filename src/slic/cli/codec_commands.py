@@ -15,6 +15,8 @@ def add_model_args(p, model_default=None) -> None:
     p.add_argument("--model", default=model_default, help="zoo model name (see `slic models`); default: slic-default if bundled")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
     p.add_argument("--max-pixels", type=positive_int, default=None, help="refuse images larger than this (default 40e6 or $SLIC_MAX_PIXELS)")
+    p.add_argument("--bf16", action="store_true",
+                   help="run the transforms in bf16 (faster where the CPU supports it; pixels differ slightly from fp32)")
 
 
 
@@ -66,7 +68,7 @@ def _refuse_overwriting_input(args) -> None:
 def _codec(args):
     from ..codec import load_codec
 
-    return load_codec(args.model, device=args.device)
+    return load_codec(args.model, device=args.device, bf16=getattr(args, "bf16", False))
 
 
 def _read_image(path, args):
@@ -111,7 +113,7 @@ def cmd_decode(args) -> int:
     else:
         from ..codec import codec_for_file
 
-        codec = codec_for_file(header, device=args.device)
+        codec = codec_for_file(header, device=args.device, bf16=args.bf16)
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     save_image(image, args.output, metadata=_neural_metadata(codec))
     print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}")

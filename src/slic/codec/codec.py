@@ -60,13 +60,18 @@ class Codec:
     """Encode images to `.slic` bytes and decode them, with one fixed set of weights."""
 
     def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=(),
-                 tile: int | None = None):
+                 tile: int | None = None, bf16: bool = False):
         self.name, self.quality, self.device = name, quality, torch.device(device)
         self.names = {name, *aliases}  # a retired default keeps decoding files written under its old name
         self.net = net.to(self.device).eval()
         self.net.update(force=True)  # fresh entropy tables: stale CDFs silently break decoding
         self.digest = state_digest(self.net)
         self.net.g_a.forward = _with_onednn(self.net.g_a.forward)  # encoder-only: may use fast kernels
+        self.bf16 = bf16
+        if bf16:  # transforms only: the entropy models must compute identical tables on both sides
+            from .differentiable import autocast_transforms
+
+            autocast_transforms(self.net, str(self.device))
         tiling.install(self.net, architecture_of(self.net), tile or tiling.default_tile())  # memory bounded by the tile
 
     # -- tensors -------------------------------------------------------------------------------
@@ -241,31 +246,33 @@ def default_model() -> str:
     return "slic-default" if "slic-default" in names else "bmshj2018-hyperprior-q4-cpu14k"
 
 
-def load_codec(name: str | None = None, device: str = "cpu") -> Codec:
-    """The codec for a zoo model name (weights found or fetched through the zoo), cached."""
+def load_codec(name: str | None = None, device: str = "cpu", bf16: bool = False) -> Codec:
+    """The codec for a zoo model name (weights found or fetched through the zoo), cached.
+    `bf16`: g_a and g_s under bf16 autocast (faster on CPUs with bf16 support; the entropy models stay
+    fp32 so encoder and decoder stay in sync, but decoded pixels differ slightly from the fp32 decode)."""
     name = name or default_model()
-    key = (name, str(device))
+    key = (name, str(device), bool(bf16))
     if key not in _cache:
         spec = zoo.get_spec(name)
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise InputError("CUDA was asked for but is not available")
         net = build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
         aliases = spec.card.get("former_names", []) if spec.card is not None else []
-        _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=aliases)
+        _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=aliases, bf16=bf16)
     return _cache[key]
 
 
-def codec_for_file(header: container.SlicHeader, device: str = "cpu") -> Codec:
+def codec_for_file(header: container.SlicHeader, device: str = "cpu", bf16: bool = False) -> Codec:
     """The codec that wrote a file: the model its header names, or — when that name now belongs to
     newer weights — the retired model that carries the name in its card's `former_names` and
     whose weights digest matches."""
-    codec = load_codec(header.model, device)
+    codec = load_codec(header.model, device, bf16)
     if header.digest == codec.digest:
         return codec
     for spec in zoo.registry().values():
         if spec.card is not None and header.model in spec.card.get("former_names", []) \
                 and zoo.locate(spec.weights) is not None:
-            older = load_codec(spec.name, device)
+            older = load_codec(spec.name, device, bf16)
             if older.digest == header.digest:
                 return older
     return codec  # its check_compatible explains the mismatch
