@@ -41,8 +41,14 @@ def seed_corpus(directory: Path) -> None:
     for i, (n, h, w) in enumerate([(1, 64, 64), (5, 48, 80), (23, 100, 37), (14, 130, 70)]):
         img = np.asarray(Image.open(KODAK / f"kodim{n:02d}.png").convert("RGB"))[:h, :w]
         (directory / f"seed{i}.slic").write_bytes(codec.encode(np.ascontiguousarray(img)))
-        # version 2: the same crop with a two-way transform block
+        # version 2: the same crop with a two-way transform block, and signed
         (directory / f"seed{i}-v2.slic").write_bytes(codec.encode(np.ascontiguousarray(img), ways=3, seed=i))
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from slic.codec.signing import sign_file
+
+        signed = sign_file(codec, codec.encode(np.ascontiguousarray(img)), Ed25519PrivateKey.generate())
+        (directory / f"seed{i}-signed.slic").write_bytes(signed)
 
 
 def main() -> None:

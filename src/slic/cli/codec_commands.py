@@ -28,6 +28,7 @@ def add_commands(sub) -> None:
                    help="K-way encoding (the two-way defence for 2): code the image as it is and through K−1 "
                         "random invertible transforms, keep the cheapest by R + λD (default 1: off)")
     p.add_argument("--seed", type=int, default=None, help="seed of the K-way transforms (default: random)")
+    p.add_argument("--sign", metavar="KEY", help="sign the file with this Ed25519 private key (slic keygen)")
     p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_encode)
 
@@ -88,7 +89,16 @@ def cmd_encode(args) -> int:
     _refuse_overwriting_input(args)
     codec = _codec(args)
     image = _read_image(args.input, args)
+    key = None
+    if args.sign:
+        from ..format.signature import load_private_key
+
+        key = load_private_key(args.sign)  # a bad key fails before the work
     data = codec.encode(image, ways=args.ways, seed=args.seed)
+    if key is not None:
+        from ..codec.signing import sign_file
+
+        data = sign_file(codec, data, key)
     save_bytes(data, args.output)
     h, w = image.shape[:2]
     note = ""
@@ -115,7 +125,9 @@ def cmd_decode(args) -> int:
 
         codec = codec_for_file(header, device=args.device, bf16=args.bf16)
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
-    save_image(image, args.output, metadata=_neural_metadata(codec))
+    from ..codec.signing import png_signature_fields
+
+    save_image(image, args.output, metadata={**_neural_metadata(codec), **png_signature_fields(data)})
     print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}")
     return 0
 

@@ -6,6 +6,8 @@ one refuses the file, because decoding without it would be wrong. Each known typ
 payload here, so a corrupted or crafted block is a one-line FormatError.
 
     0x01  transform   critical  the two-way/K-way transform applied before coding (4 bytes)
+    0x82  signature   optional  Ed25519 signature of the file and its decoded pixels (128 bytes,
+                                `format.signature`)
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from ..errors import FormatError
 
 TRANSFORM = 0x01
+SIGNATURE = 0x82
+SIGNATURE_BYTES = 128
 OPTIONAL = 0x80
 MAX_EXTENSIONS = 16
 MAX_EXTENSION_BYTES = 1 << 16
-KNOWN = {TRANSFORM: "transform"}
+KNOWN = {TRANSFORM: "transform", SIGNATURE: "signature"}
 TRANSFORM_LIMIT = 64  # stretch and shift, each axis, as the two-way paper
 
 
@@ -65,6 +69,9 @@ def validate(extensions: dict[int, bytes]) -> None:
     for kind, payload in extensions.items():
         if kind == TRANSFORM:
             TransformIndex.unpack(payload)
+        elif kind == SIGNATURE:
+            if len(payload) != SIGNATURE_BYTES:
+                raise FormatError("corrupted .slic file (signature block must be 128 bytes)")
         elif not kind & OPTIONAL:
             raise FormatError(f"unsupported .slic extension 0x{kind:02x} (critical; this slic cannot decode it)")
 
@@ -75,6 +82,11 @@ def describe(extensions: dict[int, bytes]) -> dict:
     for kind, payload in extensions.items():
         if kind == TRANSFORM:
             out["transform"] = TransformIndex.unpack(payload).params()
+        elif kind == SIGNATURE:
+            import hashlib
+
+            out["signature"] = {"ed25519_key_fingerprint": hashlib.sha256(payload[:32]).hexdigest()[:16],
+                                "verified": False}
         else:
             out[f"optional-0x{kind:02x}"] = f"{len(payload)} bytes"
     return out
