@@ -41,6 +41,12 @@ def test_encode_info_decode_recompress(tmp_path, photo_png, capsys):
     assert run(capsys, "decode", slic_file, "-o", png)[0] == 0  # model taken from the header
     decoded = Image.open(png)
     assert decoded.size == (80, 96) and decoded.text["slic:model"] == BASE
+    import xml.dom.minidom
+
+    xmp = decoded.text["XML:com.adobe.xmp"]  # XMP for tools that read it: neural compression declared
+    dom = xml.dom.minidom.parseString(xmp[xmp.index("<x:xmpmeta"):xmp.index("<?xpacket end")])
+    description = dom.getElementsByTagName("rdf:Description")[0]
+    assert description.getAttribute("slic:model") == BASE and description.getAttribute("slic:neuralCompression") == "true"
     assert "neural" in decoded.text["Comment"]
     code, out, _ = run(capsys, "recompress", png, "-o", tmp_path / "r.png", "--model", BASE)
     assert code == 0 and "PSNR" in out

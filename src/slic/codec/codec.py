@@ -202,13 +202,24 @@ class Codec:
         be declared, with the model and its weights."""
         from .. import __version__
 
+        statement = ("This image was reconstructed by a neural image codec; fine details may differ "
+                     "from the original scene.")
+        xmp = (
+            '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:slic="https://slic.invalid/ns/1.0/" '
+            f'xmp:CreatorTool="slic {__version__}" slic:model="{self.name}" slic:weightsDigest="{self.digest.hex()}" '
+            'slic:neuralCompression="true">'
+            f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{statement}</rdf:li></rdf:Alt></dc:description>'
+            '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="r"?>')
         return {
             "Software": f"slic {__version__}",
             "slic:codec": "SLIC (learned image compression, CompressAI)",
             "slic:model": self.name,
             "slic:weights-digest": self.digest.hex(),
-            "Comment": "This image was reconstructed by a neural image codec; fine details may differ "
-                       "from the original scene.",
+            "Comment": statement,
+            "XML:com.adobe.xmp": xmp,  # the standard PNG key for XMP, read by exiftool and image editors
         }
 
     def __repr__(self) -> str:
