@@ -148,6 +148,7 @@ def run_robustness(model: str, data, out: Path, ops: str | None = None, limit: i
     out.mkdir(parents=True, exist_ok=True)
     (out / "images").mkdir(exist_ok=True)
     parsed = {name: parse(spec)[0] for name, (_, spec, _) in operations.items()}
+    shown = [n for n in _EXAMPLE_OPS if n in parsed] or list(parsed)[:8]  # the examples grid
     per_op: dict[str, list[dict]] = {name: [] for name in operations}
     examples = []
     total = len(images) * len(operations)
@@ -163,7 +164,7 @@ def run_robustness(model: str, data, out: Path, ops: str | None = None, limit: i
                 entry = {"psnr_op": _psnr(x1, a), "psnr_recompressed": _psnr(a, r), "size": list(a.shape[:2])}
                 record["operations"][name] = entry
                 per_op[name].append(entry)
-                if len(examples) < 8 and path == images[0] and name in _EXAMPLE_OPS:
+                if len(examples) < 8 and path == images[0] and name in shown:
                     examples.append((name, a, r, entry["psnr_recompressed"]))
                 bar.update(1)
             write_json(out / "images" / f"{path.stem}.json", record)

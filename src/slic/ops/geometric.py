@@ -25,7 +25,7 @@ MIN_SIDE = 8  # no op shrinks an image below this
 
 def _crop(x, top: int, left: int, bottom: int = 0, right: int = 0):
     h, w = x.shape[-2:]
-    top, bottom = min(top, max(0, h - MIN_SIDE)), bottom
+    top = min(top, max(0, h - MIN_SIDE))
     bottom = min(bottom, max(0, h - MIN_SIDE - top))
     left = min(left, max(0, w - MIN_SIDE))
     right = min(right, max(0, w - MIN_SIDE - left))
