@@ -33,10 +33,14 @@ def _is_loopback(host: str) -> bool:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
-
     from ..errors import InputError
-    from ..serve.app import MB, ServeConfig, create_app
+
+    try:
+        import uvicorn
+
+        from ..serve.app import MB, ServeConfig, create_app
+    except ImportError as exc:
+        raise InputError(f"slic serve needs the web extras ({exc.name} is missing): pip install 'slic[serve]'") from None
 
     if args.queue < 0:
         raise InputError("--queue must be 0 or more")
