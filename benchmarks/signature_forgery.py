@@ -42,7 +42,7 @@ def main() -> None:
     files = []
     for i in range(args.genuine):
         img = np.asarray(Image.open(KODAK / f"kodim{i % 24 + 1:02d}.png").convert("RGB"))
-        top, left = int(rng.integers(0, 400)), int(rng.integers(0, 600))
+        top, left = int(rng.integers(0, img.shape[0] - 40)), int(rng.integers(0, img.shape[1] - 56))
         data = sign_file(codec, codec.encode(np.ascontiguousarray(img[top:top + 40, left:left + 56])), key)
         genuine_ok += check_file(codec, data, public).status == VALID
         files.append(data)
