@@ -14,7 +14,7 @@ from .args import device, positive_int
 def add_model_args(p, model_default=None) -> None:
     p.add_argument("--model", default=model_default, help="zoo model name (see `slic models`); default: slic-default if bundled")
     p.add_argument("--device", type=device, default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--max-pixels", type=positive_int, default=None, help="refuse images larger than this (default 40e6 or $SLIC_MAX_PIXELS)")
+    p.add_argument("--max-pixels", type=positive_int, default=None, help="refuse images larger than this (default 36e6 or $SLIC_MAX_PIXELS)")
     p.add_argument("--bf16", action="store_true",
                    help="run the transforms in bf16 (faster where the CPU supports it; pixels differ slightly from fp32)")
 

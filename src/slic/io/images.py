@@ -19,11 +19,11 @@ from ..errors import InputError
 from .atomic import atomic_write
 
 log = logging.getLogger("slic")
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_PIXELS = 36_000_000  # a decode at the budget stays under 2.5 GB (docs/RESULTS.md §13)
 
 
 def max_pixels() -> int:
-    """The pixel budget: $SLIC_MAX_PIXELS or 40 megapixels (≈ 5 GiB of activations at q4)."""
+    """The pixel budget: $SLIC_MAX_PIXELS or 36 megapixels (derived from measured decode memory)."""
     value = os.environ.get("SLIC_MAX_PIXELS")
     if value is None:
         return DEFAULT_MAX_PIXELS
