@@ -78,10 +78,6 @@ def _read_image(path, args):
     return load_image(path, args.max_pixels)
 
 
-def _neural_metadata(codec) -> dict[str, str]:
-    return codec.provenance()
-
-
 def cmd_encode(args) -> int:
     from ..codec import bits_per_pixel
     from ..io.atomic import save_bytes
@@ -127,7 +123,7 @@ def cmd_decode(args) -> int:
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     from ..codec.signing import png_signature_fields
 
-    save_image(image, args.output, metadata={**_neural_metadata(codec), **png_signature_fields(data)})
+    save_image(image, args.output, metadata={**codec.provenance(), **png_signature_fields(data)})
     print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}")
     return 0
 
@@ -142,7 +138,7 @@ def cmd_recompress(args) -> int:
     image = _read_image(args.input, args)
     data = codec.encode(image)
     out = codec.decode(data, output="array")
-    save_image(out, args.output, metadata=_neural_metadata(codec))
+    save_image(out, args.output, metadata=codec.provenance())
     h, w = image.shape[:2]
     print(f"{args.output}: {bits_per_pixel(data, h, w):.4f} bpp, PSNR(input, output) {psnr_value(image, out):.2f} dB")
     return 0
@@ -241,7 +237,7 @@ def cmd_demo(args) -> int:
     if args.output:
         gap = np.full((h, 8, 3), 255, np.uint8)
         save_image(np.concatenate([image, gap, x1, gap, x2], axis=1), args.output,
-                   metadata=_neural_metadata(codec))
+                   metadata=codec.provenance())
         print(f"wrote   {args.output}  (original | first compression | re-compression)")
     return 0
 

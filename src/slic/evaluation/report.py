@@ -13,10 +13,10 @@ from .paper import PAPER_TABLE3, PAPER_TABLE4, PUBLISHED_RD, TABLE4_COLUMNS
 from .psnr import psnr
 
 
-def _save_figure(fig, path: Path) -> None:
+def _save_figure(fig, path: Path, dpi: int = 110) -> None:
     import matplotlib.pyplot as plt
 
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
     plt.close(fig)
 
 

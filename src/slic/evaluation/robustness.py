@@ -25,6 +25,7 @@ from ..io.images import find_images, load_image
 from ..metrics.psnr import psnr_value
 from ..ops import parse
 from ..ops.compression import plugin_available
+from .report import _pyplot, _save_figure
 
 STRIP_DB = 20.0  # a re-compression this faithful means the operation stripped the protection
 PSNR_CAP = 100.0
@@ -237,23 +238,6 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    plt = _pyplot()
-    from ..io.atomic import atomic_write
-
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
-
-
 def plot_bars(path: Path, summary: dict) -> None:
     plt = _pyplot()
     names = list(summary["operations"])
@@ -265,7 +249,7 @@ def plot_bars(path: Path, summary: dict) -> None:
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
     ax.set_ylabel("PSNR(a(x̂1), slic(a(x̂1))) dB")
     ax.set_title(f"{summary['model']}: {summary['stripped']} of {len(names)} operations strip the protection")
-    _save(fig, path)
+    _save_figure(fig, path, dpi=100)
 
 
 def plot_examples(path: Path, examples) -> None:
@@ -278,4 +262,4 @@ def plot_examples(path: Path, examples) -> None:
         row[1].set_title(f"slic(·): {db:.1f} dB", fontsize=8)
         for ax in row:
             ax.axis("off")
-    _save(fig, path)
+    _save_figure(fig, path, dpi=100)

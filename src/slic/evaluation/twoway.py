@@ -23,6 +23,7 @@ from ..io.convert import to_tensor, to_uint8
 from ..io.images import find_images, load_image
 from .attacks import pgd_attack
 from .psnr import psnr
+from .report import _pyplot, _save_figure
 
 
 @dataclass
@@ -148,13 +149,7 @@ def table(result: dict) -> str:
 
 
 def plot(out: Path, result: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io.atomic import atomic_write
-
+    plt = _pyplot()
     s, cfg = result["summary"], result["config"]
     fig, axes = plt.subplots(1, len(cfg["targets"]), figsize=(5 * len(cfg["targets"]), 4), squeeze=False)
     for ax, target in zip(axes[0], cfg["targets"]):
@@ -168,8 +163,7 @@ def plot(out: Path, result: dict) -> None:
         ax.set_ylabel("PSNR(x, x̂) dB")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6)
-    atomic_write(out / "rd.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
+    _save_figure(fig, out / "rd.png", dpi=100)
     fig, ax = plt.subplots(figsize=(5, 4))
     for target in cfg["targets"]:
         for attack in ("clean", "pgd"):
@@ -180,5 +174,4 @@ def plot(out: Path, result: dict) -> None:
     ax.set_xlabel("K")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    atomic_write(out / "kway.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(fig)
+    _save_figure(fig, out / "kway.png", dpi=100)

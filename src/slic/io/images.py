@@ -174,6 +174,14 @@ _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".b
             ".tif": "TIFF", ".tiff": "TIFF", ".ppm": "PPM"}
 
 
+def png_info(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
+    """PNG iTXt chunks for `metadata` (provenance, signatures)."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in metadata.items():
+        info.add_itxt(key, str(value))
+    return info
+
+
 def save_image(image, path, metadata: dict[str, str] | None = None, **save_kwargs) -> None:
     """Write an image atomically; PNG outputs carry `metadata` as text chunks."""
     arr = as_uint8_array(image, budget=1 << 62)
@@ -182,10 +190,7 @@ def save_image(image, path, metadata: dict[str, str] | None = None, **save_kwarg
         raise InputError(f"{path}: unknown output image type '{ext}' (use .png)")
     fmt = _FORMATS[ext]
     if fmt == "PNG" and metadata:
-        info = PngImagePlugin.PngInfo()
-        for key, value in metadata.items():
-            info.add_itxt(key, str(value))
-        save_kwargs["pnginfo"] = info
+        save_kwargs["pnginfo"] = png_info(metadata)
     if fmt == "JPEG":
         save_kwargs.setdefault("quality", 95)
     atomic_write(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format=fmt, **save_kwargs))

@@ -21,13 +21,13 @@ from importlib import resources
 import numpy as np
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from .. import zoo
 from ..codec import default_model, load_codec
 from ..errors import InputError, ModelMismatchError, SlicError, WeightsError
 from ..format import container
-from ..io.images import load_image_bytes
+from ..io.images import load_image_bytes, png_info
 from ..metrics import psnr_value
 
 MB = 1 << 20
@@ -77,11 +77,8 @@ def read_image(data: bytes, budget: int | None) -> np.ndarray:
 
 
 def png_bytes(arr: np.ndarray, metadata: dict[str, str]) -> bytes:
-    info = PngImagePlugin.PngInfo()
-    for key, value in metadata.items():
-        info.add_itxt(key, str(value))
     buf = io.BytesIO()
-    Image.fromarray(arr, "RGB").save(buf, format="PNG", pnginfo=info, compress_level=1)  # fast: latency counts
+    Image.fromarray(arr, "RGB").save(buf, format="PNG", pnginfo=png_info(metadata), compress_level=1)  # fast: latency counts
     return buf.getvalue()
 
 
