@@ -49,6 +49,8 @@ def seed_corpus(directory: Path) -> None:
 
         signed = sign_file(codec, codec.encode(np.ascontiguousarray(img)), Ed25519PrivateKey.generate())
         (directory / f"seed{i}-signed.slic").write_bytes(signed)
+        # the miscompression screening block (RISK), as `slic encode` writes it by default
+        (directory / f"seed{i}-risk.slic").write_bytes(codec.encode(np.ascontiguousarray(img), screen=True))
 
 
 def main() -> None:

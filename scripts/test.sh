@@ -4,14 +4,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0" "torchvision==0.28.0"
 python -m pip install -q -e ".[test]"
-# The web page is tested in a real headless Chromium (Debian's package; `playwright install` cannot
-# download browsers here). Installed when missing.
-if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-    else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-    fi
+# Debian packages the tests need, installed when missing: Chromium (the web page is tested in a real
+# headless browser; `playwright install` cannot download browsers here) and Tesseract (the OCR that
+# validates miscompression screening).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 export SLIC_WEIGHTS_PATH="${SLIC_WEIGHTS_PATH:-$(cd .. && pwd)/shared/weights}"
 python -m pytest -p no:cacheprovider "$@"

@@ -65,3 +65,24 @@ def base_codec():
     import slic
 
     return slic.load_codec(BASE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def tiny_wm_model(tmp_path_factory, shared_dir):
+    """A watermark model trained here for a few steps (plumbing only: its bits are barely learned) and
+    exported into the tests' SLIC_HOME under the name returned."""
+    import torch
+
+    from slic.cli import main
+
+    name = "wm-tiny-test"
+    out = tmp_path_factory.mktemp("wm-run")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(["train-watermark", "--data", str(shared_dir / "data" / "samples" / "ffhq"), "--out", str(out),
+                     "--batch", "2", "--crop", "64", "--steps", "2", "--attacker", "jpeg:q=50-95",
+                     "--export", name, "--fp16"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return name

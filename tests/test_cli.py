@@ -33,11 +33,14 @@ def assert_one_line_error(code, err):
 
 def test_encode_info_decode_recompress(tmp_path, photo_png, capsys):
     slic_file, png = tmp_path / "p.slic", tmp_path / "p.png"
-    assert run(capsys, "encode", photo_png, "-o", slic_file, "--model", BASE)[0] == 0
+    assert run(capsys, "encode", photo_png, "-o", slic_file, "--model", BASE, "--no-screen")[0] == 0
     code, out, _ = run(capsys, "info", slic_file, "--json")
     info = json.loads(out)
     assert code == 0 and info["model"] == BASE and (info["width"], info["height"]) == (80, 96)
     assert info["container_overhead_bytes"] <= 64
+    assert run(capsys, "encode", photo_png, "-o", tmp_path / "s.slic", "--model", BASE)[0] == 0  # screened
+    screened = json.loads(run(capsys, "info", tmp_path / "s.slic", "--json")[1])
+    assert screened["container_overhead_bytes"] - info["container_overhead_bytes"] <= 50
     assert run(capsys, "decode", slic_file, "-o", png)[0] == 0  # model taken from the header
     decoded = Image.open(png)
     assert decoded.size == (80, 96) and decoded.text["slic:model"] == BASE

@@ -35,11 +35,16 @@ _names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), mi
 @given(name=_names, quality=st.integers(1, 8), latent=st.tuples(st.integers(1, 2000), st.integers(1, 2000)),
        pads=st.tuples(st.integers(0, 63), st.integers(0, 63)),
        strings=st.lists(st.binary(max_size=300), min_size=1, max_size=container.MAX_STRINGS),
-       optional=st.dictionaries(st.integers(0x80, 0xFF).filter(lambda t: t != 0x82), st.binary(max_size=40), max_size=4),
+       optional=st.dictionaries(st.integers(0x80, 0xFF).filter(lambda t: t not in (0x82, 0x83)), st.binary(max_size=40),
+                                max_size=4),
        signature=st.none() | st.binary(min_size=128, max_size=128),
-       transform=st.none() | st.tuples(st.integers(0, 7), *[st.integers(0, 64)] * 4))
-def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, strings, optional, signature, transform):
-    from slic.format.extensions import SIGNATURE, TRANSFORM, TransformIndex
+       transform=st.none() | st.tuples(st.integers(0, 7), *[st.integers(0, 64)] * 4),
+       risk=st.none() | st.tuples(st.booleans(), st.integers(0, 65535), st.integers(1, 1024),
+                                  st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 65535),
+                                                     st.integers(0, 65535)), max_size=16)))
+def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, strings, optional, signature, transform,
+                                                risk):
+    from slic.format.extensions import RISK, SIGNATURE, TRANSFORM, RiskSummary, TransformIndex
 
     ph, pw = latent[0] * 64, latent[1] * 64
     blocks = dict(optional)
@@ -47,6 +52,11 @@ def test_round_trip_with_fields_at_their_limits(name, quality, latent, pads, str
         blocks[TRANSFORM] = TransformIndex(*transform).pack()
     if signature is not None:
         blocks[SIGNATURE] = signature
+    if risk is not None:
+        flagged, top, tile, worst = risk
+        summary = RiskSummary(flagged, top / 1000, 0.5, tile, tuple((a, b, r / 1000) for a, b, r in worst))
+        blocks[RISK] = summary.pack()
+        assert RiskSummary.unpack(blocks[RISK]) == summary
     header = container.SlicHeader(name, bytes(range(container.DIGEST_BYTES)), quality, ph - pads[0], pw - pads[1],
                                   pads[0], pads[1], latent, blocks)
     data = container.pack(header, strings)

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "slic"
 
 # Lowest first. A module may import its own subpackage and any lower layer; the two members of a
 # layer given as a set must not import each other.
-LAYERS = [{"errors", "_compat"}, {"io"}, {"format"}, {"zoo"}, {"codec"}, {"metrics"}, {"ops"}, {"attacker"},
+LAYERS = [{"errors", "_compat"}, {"io"}, {"format"}, {"zoo"}, {"codec"}, {"metrics"}, {"ops"}, {"verify"}, {"attacker"},
           {"training", "evaluation"}, {"serve"}, {"cli"}]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

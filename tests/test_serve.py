@@ -101,8 +101,37 @@ def test_wrong_fields_and_unknown_model(client, crop):
     r = client.post("/api/encode", files={"image": ("a.png", _png(crop), "image/png")}, data={"ways": "99"})
     assert r.status_code == 400
     r = client.post("/api/encode", files={"image": ("a.png", _png(crop), "image/png")}, data={"watermark": "0xabc"})
+    assert r.status_code == 400 and "watermark" in r.json()["detail"]  # slic-default cannot embed one
+    r = client.post("/api/verify", files={"image": ("a.png", _png(crop), "image/png")},
+                    data={"model": "bmshj2018-hyperprior-q4-cpu14k"})
+    assert r.status_code == 400 and "not a SLIC model" in r.json()["detail"]
+
+
+def test_verify_endpoint(client, kodim_crop, one_thread):
+    crop = kodim_crop(23, (128, 192), top=150, left=250)
+    r = client.post("/api/verify", files={"image": ("a.png", _png(crop), "image/png")})
+    assert r.status_code == 200 and r.json()["verdict"] == "unprotected"  # a raw photo
+    x1 = client.post("/api/recompress", files={"image": ("a.png", _png(crop), "image/png")}).content
+    body = client.post("/api/verify", files={"image": ("x1.png", x1, "image/png")}).json()
+    assert body["verdict"] == "intact" and body["map_png"] and body["overlay_png"]
+
+
+def test_watermark_encode_and_extract(client, kodim_crop, tiny_wm_model, one_thread):
+    img = kodim_crop(23, 128, top=120, left=260)
+    r = client.post("/api/encode", files={"image": ("a.png", _png(img), "image/png")},
+                    data={"model": tiny_wm_model, "watermark": "0x5a1c0ffee0"})
+    assert r.status_code == 200 and r.headers["X-SLIC-model"] == tiny_wm_model
+    stego = r.content
+    r = client.post("/api/extract", files={"image": ("s.slic", stego, "")})
+    assert r.status_code == 200 and r.json()["status"] in ("found", "uncorrectable", "absent")
+    assert r.json()["payload"] in (None, "5a1c0ffee0") and r.json()["model"] == tiny_wm_model
+    png = client.post("/api/decode", files={"file": ("s.slic", stego, "")}).content
+    r = client.post("/api/extract", files={"image": ("s.png", png, "image/png")}, data={"model": tiny_wm_model})
+    assert r.status_code == 200 and set(r.json()) >= {"present", "payload", "confidence"}
+    r = client.post("/api/extract", files={"image": ("o.png", _png(img), "image/png")}, data={"model": "slic-default"})
     assert r.status_code == 400 and "watermark" in r.json()["detail"]
-    assert client.post("/api/verify", files={"image": ("a.png", _png(crop), "image/png")}).status_code == 501
+    rows = {row["name"]: row for row in client.get("/api/models").json()}
+    assert rows[tiny_wm_model]["watermark"] and not rows["slic-default"]["watermark"]
 
 
 def test_full_queue_answers_503_with_retry_after(client, crop):
@@ -125,7 +154,8 @@ def test_random_bytes_never_give_5xx(client):
         blob = rng.bytes(int(rng.integers(0, 3000)))
         if i % 3 == 0:
             blob = b"SLIC" + blob
-        for path, field in (("/api/encode", "image"), ("/api/decode", "file"), ("/api/recompress", "image")):
+        for path, field in (("/api/encode", "image"), ("/api/decode", "file"), ("/api/recompress", "image"),
+                            ("/api/extract", "image"), ("/api/verify", "image")):
             assert client.post(path, files={field: ("r", blob, "")}).status_code < 500
 
 
@@ -180,6 +210,13 @@ def test_page_in_real_chromium(live_server, crop, tmp_path, kodim_crop):
             page.wait_for_selector("#status-protect.error")
             assert "not a readable image" in page.inner_text("#status-protect")
             page.screenshot(path=str(out / f"{name}-error.png"), full_page=True)
+            page.set_input_files("#file-extract", str(photo))
+            page.wait_for_selector("#status-extract[data-status]", timeout=60_000)
+            assert page.get_attribute("#status-extract", "data-status") != "found"
+            page.set_input_files("#file-verify", str(photo))
+            page.wait_for_selector("#status-verify[data-verdict]", timeout=60_000)
+            assert page.get_attribute("#status-verify", "data-verdict") == "unprotected"
+            assert page.eval_on_selector("#img-verify", "e => e.naturalWidth") > 0
             page.close()
         browser.close()
     if os.environ.get("SLIC_SCREENSHOTS"):  # docs/ screenshots are refreshed on request: a directory

@@ -66,7 +66,7 @@ def test_signed_file_and_decoded_png_verify(signed, keys, tmp_path, capsys):
     Image.fromarray(pixels).save(tmp_path / "edited.png", pnginfo=info)
     assert main(["verify", str(tmp_path / "edited.png"), "--key", str(keys / "owner.pub")]) == 8
     Image.fromarray(pixels).save(tmp_path / "plain.png")
-    assert main(["verify", str(tmp_path / "plain.png")]) == 9
+    assert main(["verify", str(tmp_path / "plain.png"), "--signature"]) == 9
 
 
 def test_unsigned_file(signed, tmp_path):

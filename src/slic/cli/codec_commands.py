@@ -29,6 +29,15 @@ def add_commands(sub) -> None:
                         "random invertible transforms, keep the cheapest by R + λD (default 1: off)")
     p.add_argument("--seed", type=int, default=None, help="seed of the K-way transforms (default: random)")
     p.add_argument("--sign", metavar="KEY", help="sign the file with this Ed25519 private key (slic keygen)")
+    p.add_argument("--watermark", metavar="PAYLOAD",
+                   help="embed a 40-bit payload (a watermark model: see slic train-watermark): 0x hex "
+                        "(up to 10 digits) or text of up to 5 bytes; read it back with `slic extract`")
+    p.add_argument("--no-screen", dest="screen", action="store_false",
+                   help="skip miscompression screening (on by default: one more decode; the summary is stored "
+                        "in the file and shown by slic info)")
+    p.add_argument("--max-risk", type=float, metavar="R",
+                   help="refuse (exit 1, no output) when a tile's miscompression risk exceeds R")
+    p.add_argument("--warn", action="store_true", help="report flagged tiles on stderr (the file is still written)")
     p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_encode)
 
@@ -90,7 +99,10 @@ def cmd_encode(args) -> int:
         from ..format.signature import load_private_key
 
         key = load_private_key(args.sign)  # a bad key fails before the work
-    data = codec.encode(image, ways=args.ways, seed=args.seed)
+    screen = args.screen or args.max_risk is not None or args.warn
+    data = codec.encode(image, ways=args.ways, seed=args.seed, watermark=args.watermark, screen=screen)
+    if screen:
+        _check_risk(data, args)
     if key is not None:
         from ..codec.signing import sign_file
 
@@ -103,8 +115,28 @@ def cmd_encode(args) -> int:
 
         t = container.read_header(data).transform
         note = f", {args.ways}-way: kept {'the identity' if t is None else 'transform ' + str(t.params())}"
+    if args.watermark is not None:
+        note += ", watermarked"
     print(f"{args.output}: {w}×{h}, {len(data)} bytes, {bits_per_pixel(data, h, w):.4f} bpp, model {codec.name}{note}")
     return 0
+
+
+def _check_risk(data: bytes, args) -> None:
+    """--max-risk refuses before anything is written; --warn reports the flagged tiles."""
+    import sys
+
+    from ..codec.screening import stored_summary
+
+    summary = stored_summary(data)
+    if args.max_risk is not None and summary.max_risk > args.max_risk:
+        ty, tx, risk = summary.worst[0]
+        raise InputError(f"miscompression risk {summary.max_risk:.2f} > --max-risk {args.max_risk} "
+                         f"(worst tile at x={tx * summary.tile}, y={ty * summary.tile}); nothing written")
+    if args.warn and summary.flagged:
+        boxes = ", ".join(f"[{tx * summary.tile},{ty * summary.tile}] {r:.2f}" for ty, tx, r in summary.worst
+                          if r > summary.threshold)
+        print(f"slic: warning: details may have changed (risk above {summary.threshold:g}) in tiles at {boxes}",
+              file=sys.stderr)
 
 
 def cmd_decode(args) -> int:
@@ -159,7 +191,9 @@ def cmd_info(args) -> int:
 
     data = _read_slic(args.input)
     header, strings = container.unpack(data)
-    known = header.model in zoo.registry()
+    models = zoo.registry()
+    known = header.model in models
+    card = models[header.model].card if known else None
     height, width = header.height, header.width
     t = header.transform
     if t is not None:
@@ -168,7 +202,11 @@ def cmd_info(args) -> int:
         height, width = inverse_size(header.height, header.width, **t.params())
     info = {
         "file": str(args.input), "format_version": header.version, "model": header.model,
-        "model_known": known, "weights_digest": header.digest.hex(), "quality": header.quality,
+        "model_known": known,
+        # whether the model can embed watermarks (every file it writes, cover or stego, says yes; only
+        # `slic extract` tells whether this one carries a payload)
+        "watermark_model": (card is not None and isinstance(card.get("watermark"), dict)) if known else None,
+        "weights_digest": header.digest.hex(), "quality": header.quality,
         "width": width, "height": height,
         "padding": {"bottom": header.pad_bottom, "right": header.pad_right},
         "latent_shape": list(header.latent_shape), "string_bytes": [len(s) for s in strings],

@@ -11,7 +11,7 @@ import signal
 import sys
 
 from ..errors import SlicError
-from . import codec_commands, eval_commands, serve_commands, train_commands, verify_commands
+from . import codec_commands, eval_commands, serve_commands, train_commands, verify_commands, watermark_commands
 
 EXIT_ERROR, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 3, 130
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     codec_commands.add_commands(sub)
     verify_commands.add_commands(sub)
+    watermark_commands.add_commands(sub)
     eval_commands.add_commands(sub)
     train_commands.add_commands(sub)
     serve_commands.add_commands(sub)

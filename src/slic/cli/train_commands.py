@@ -54,8 +54,12 @@ def add_commands(sub) -> None:
     _common_args(p)
     p.set_defaults(func=_cmd_train, adversarial=True)
 
+    _add_watermark_command(sub)
+
     p = sub.add_parser("pretrain", help="train a vanilla codec (R + λD) from random init")
     p.add_argument("--arch", required=True), p.add_argument("--quality", type=int, required=True)
+    p.add_argument("--init", metavar="MODEL", help="warm start: copy the tensors of this zoo model whose names "
+                                                   "and shapes match (e.g. a Ballé base into mbt2018-mean)")
     _common_args(p)
     p.set_defaults(func=_cmd_train, adversarial=False)
 
@@ -77,7 +81,7 @@ def _cmd_train(args) -> int:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(
         out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
-        quality=getattr(args, "quality", None), metric=getattr(args, "metric", "gmsd"),
+        quality=getattr(args, "quality", None), init=getattr(args, "init", None), metric=getattr(args, "metric", "gmsd"),
         noise=getattr(args, "noise", ""), lmbda=args.lmbda, alpha=getattr(args, "alpha", None),
         tau=getattr(args, "tau", 1.0), lr=args.lr or (5e-5 if args.adversarial else 1e-4), batch=args.batch,
         crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
@@ -92,6 +96,65 @@ def _cmd_train(args) -> int:
     final = trainer.run()
     if trainer.rank == 0:
         print(json.dumps(final))
+    if args.export:
+        trainer.export(args.export, fp16=args.fp16)
+    return 0
+
+
+def _add_watermark_command(sub) -> None:
+    from ..training.watermark import WatermarkWeights
+
+    d = WatermarkWeights()
+    p = sub.add_parser("train-watermark", help="train Watermark SLIC (message nets h_e/h_d + codec) from a vanilla base",
+                       description="Watermark SLIC (ACM MM Asia 2024): covers stay idempotent, stegos carry 128 raw "
+                                   "bits (40-bit payload, CRC-16, BCH t=11) and self-destruct on re-compression. "
+                                   "Defaults are the paper's α, β, γ, τ, LPIPS and learning rates.")
+    p.add_argument("--base", default="bmshj2018-hyperprior-q4-cpu14k", help="vanilla zoo codec to start from")
+    p.add_argument("--attacker", default="watermark", metavar="SPEC",
+                   help="noise u: 'watermark' (crop, JPEG, WebP, resize, zoom, affine, rotation, blur, median, "
+                        "sharpen, lighten, equalise, colour, noise, chains) or an attacker spec (slic.attacker)")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="weight of the message loss L_M")
+    p.add_argument("--beta", type=float, default=d.beta, help="weight of the adversarial loss L_A on the stego")
+    p.add_argument("--gamma", type=float, default=d.gamma, help="weight of the re-encoded/noised message terms")
+    p.add_argument("--tau", type=float, default=d.tau, help="hinge of L_A")
+    p.add_argument("--adv-metric", default=d.adv_metric, help="metric of L_A (lpips-alex as the paper, gmsd, ...)")
+    p.add_argument("--perceptual", default=d.perceptual, help="metric of L_P")
+    p.add_argument("--codec-weight", type=float, default=d.codec_weight,
+                   help="weight of the perceptual/adversarial terms in the codec's loss (0 = R + λD only)")
+    p.add_argument("--stego-db", type=float, default=d.stego_db, help="PSNR(ĉ, ŝ) below which the fidelity hinge acts")
+    p.add_argument("--cover-db", type=float, default=d.cover_db, help="PSNR(ĉ, ĉ') below which the idempotence hinge acts")
+    p.add_argument("--fidelity-weight", type=float, default=d.fidelity_weight)
+    p.add_argument("--cover-weight", type=float, default=d.cover_weight)
+    p.add_argument("--unmarked-weight", type=float, default=d.unmarked_weight,
+                   help="weight of 'h_d answers chance on photos and covers'")
+    p.add_argument("--msg-lr", type=positive_float, default=d.msg_lr, help="learning rate of h_e and h_d")
+    _common_args(p)
+    p.set_defaults(func=_cmd_train_watermark)
+
+
+def _cmd_train_watermark(args) -> int:
+    from ..training.watermark import DEFAULT_WM_ATTACKER, WatermarkTrainer, WatermarkWeights
+
+    if args.steps is None and args.minutes is None:
+        raise InputError("give --steps N or --minutes M")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    weights = WatermarkWeights(
+        alpha=args.alpha, beta=args.beta, gamma=args.gamma, tau=args.tau, adv_metric=args.adv_metric,
+        perceptual=args.perceptual, codec_weight=args.codec_weight, stego_db=args.stego_db, cover_db=args.cover_db,
+        fidelity_weight=args.fidelity_weight, cover_weight=args.cover_weight, unmarked_weight=args.unmarked_weight,
+        msg_lr=args.msg_lr)
+    cfg = TrainConfig(
+        out=args.out, data=args.data, base=args.base, metric=args.adv_metric, lmbda=args.lmbda, lr=args.lr or 5e-5,
+        batch=args.batch, crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
+        channels_last=args.channels_last, ckpt_minutes=args.ckpt_minutes, val_every=0, device=args.device,
+        attacker=_attacker_spec(DEFAULT_WM_ATTACKER if args.attacker == "watermark" else args.attacker))
+    from .. import zoo
+
+    if zoo.get_spec(args.base).is_slic:
+        raise InputError(f"--base {args.base} is a SLIC model; start Watermark SLIC from a vanilla codec")
+    trainer = WatermarkTrainer(cfg, weights, resume=args.resume)
+    print(json.dumps(trainer.run()))
     if args.export:
         trainer.export(args.export, fp16=args.fp16)
     return 0

@@ -25,7 +25,8 @@ from ..format import container
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import as_uint8_array, check_size, load_image
 from ..format.extensions import TRANSFORM, TransformIndex
-from . import tiling, transforms
+from ..format import payload as wm_payload
+from . import tiling, transforms, watermark
 from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, architecture_of, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
@@ -60,12 +61,15 @@ class Codec:
     """Encode images to `.slic` bytes and decode them, with one fixed set of weights."""
 
     def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=(),
-                 tile: int | None = None, bf16: bool = False):
+                 tile: int | None = None, bf16: bool = False, message_nets=None,
+                 watermark_threshold: float | None = None):
         self.name, self.quality, self.device = name, quality, torch.device(device)
         self.names = {name, *aliases}  # a retired default keeps decoding files written under its old name
         self.net = net.to(self.device).eval()
         self.net.update(force=True)  # fresh entropy tables: stale CDFs silently break decoding
-        self.digest = state_digest(self.net)
+        self.message_nets = message_nets.to(self.device).eval() if message_nets is not None else None
+        self.watermark_threshold = watermark_threshold if watermark_threshold is not None else watermark.DEFAULT_THRESHOLD
+        self.digest = state_digest(self.net, self.message_nets)
         self.net.g_a.forward = _with_onednn(self.net.g_a.forward)  # encoder-only: may use fast kernels
         self.bf16 = bf16
         if bf16:  # transforms only: the entropy models must compute identical tables on both sides
@@ -178,11 +182,60 @@ class Codec:
             raise FormatError("corrupted .slic file (transform larger than the coded image)")
 
     # -- images --------------------------------------------------------------------------------
-    def encode(self, image, ways: int = 1, seed=None) -> bytes:
+    def encode(self, image, ways: int = 1, seed=None, watermark=None, screen: bool = False,
+               screen_threshold: float | None = None) -> bytes:
         """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes. `ways` > 1 encodes with
-        the K-way (two-way for 2) defence, its random transforms drawn from `seed`."""
-        x = to_tensor(load_image(image))
-        return self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed)[0]
+        the K-way (two-way for 2) defence, its random transforms drawn from `seed`. `watermark`
+        (a watermark model only: 0x-hex or text str, ≤ 5 bytes, or an int < 2^40) embeds that payload;
+        without it a watermark model writes a cover. `screen` decodes the result once more and stores
+        the miscompression screening summary (`codec.screening`) in the file."""
+        pixels = load_image(image)
+        x = to_tensor(pixels)
+        if watermark is not None:
+            hook = self._watermark_hook(watermark)  # a bad payload fails before the work
+            if ways != 1:
+                raise InputError("--watermark and --ways cannot be combined")
+            data = self.compress_tensor(x, latent_hook=hook)
+        else:
+            data = self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed)[0]
+        if screen:
+            from . import screening
+
+            summary = screening.screen(pixels, self.decode(data, output="array", max_pixels=1 << 62),
+                                       screening.DEFAULT_THRESHOLD if screen_threshold is None else screen_threshold)
+            data = screening.with_summary(data, summary)
+        return data
+
+    @property
+    def is_watermark_model(self) -> bool:
+        return self.message_nets is not None
+
+    def _watermark_hook(self, value):
+        if self.message_nets is None:
+            raise InputError(f"model '{self.name}' cannot embed a watermark (use a watermark model, "
+                             "e.g. slic-wm-default)")
+        raw = wm_payload.encode_payload(wm_payload.parse_watermark(value))
+        return watermark.residual_hook(self.message_nets, raw)
+
+    @torch.inference_mode()
+    def message_logits(self, source) -> torch.Tensor:
+        """The message decoder's bit logits (B,) for a `.slic` file (its decoded latent ŷ) or an image
+        (any size; g_a of the image, as re-encoding it would compute)."""
+        if self.message_nets is None:
+            raise InputError(f"model '{self.name}' carries no watermark decoder (use a watermark model)")
+        if isinstance(source, (bytes, bytearray)):
+            seen = []
+            self.decompress_tensor(bytes(source), latent_observer=seen.append)
+            y = seen[0]
+        else:
+            x = to_tensor(load_image(source)).to(self.device)
+            with deterministic_kernels():
+                y = watermark.latent_of_image(self.net, x)
+        return self.message_nets.decoder(y.float())[0].cpu()
+
+    def extract(self, source) -> "watermark.ExtractResult":
+        """Read the watermark of a `.slic` file (bytes) or an image: found / uncorrectable / absent."""
+        return watermark.decide(self.message_logits(source), self.watermark_threshold, self.name)
 
     def decode(self, data: bytes, output: str = "pil", max_pixels: int | None = None):
         """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float)).
@@ -267,9 +320,13 @@ def load_codec(name: str | None = None, device: str = "cpu", bf16: bool = False)
         spec = zoo.get_spec(name)
         if str(device).startswith("cuda") and not torch.cuda.is_available():
             raise InputError("CUDA was asked for but is not available")
-        net = build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
-        aliases = spec.card.get("former_names", []) if spec.card is not None else []
-        _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=aliases, bf16=bf16)
+        state, message_state = watermark.split_state_dict(read_state_dict(zoo.fetch(spec.weights)))
+        net = build_net(spec.arch, state)
+        nets = watermark.build_message_nets(message_state, net.g_s[0].in_channels) if message_state else None
+        card = spec.card.as_dict() if spec.card is not None else {}
+        threshold = (card.get("watermark") or {}).get("threshold") if isinstance(card.get("watermark"), dict) else None
+        _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=card.get("former_names", []), bf16=bf16,
+                            message_nets=nets, watermark_threshold=threshold)
     return _cache[key]
 
 
@@ -287,3 +344,40 @@ def codec_for_file(header: container.SlicHeader, device: str = "cpu", bf16: bool
             if older.digest == header.digest:
                 return older
     return codec  # its check_compatible explains the mismatch
+
+
+DEFAULT_WATERMARK_MODEL = "slic-wm-default"
+
+
+def default_watermark_model() -> str:
+    """`slic-wm-default` when present, else the first watermark model the zoo knows (one you trained and
+    exported); an InputError when there is none."""
+    models = zoo.registry()
+    if DEFAULT_WATERMARK_MODEL in models:
+        return DEFAULT_WATERMARK_MODEL
+    for spec in models.values():
+        if spec.card is not None and isinstance(spec.card.get("watermark"), dict):
+            return spec.name
+    raise InputError("no watermark model is installed: train one (slic train-watermark --export NAME) "
+                     "and give --model NAME")
+
+
+def extract(source, model: str | None = None, device: str = "cpu") -> "watermark.ExtractResult":
+    """Read the watermark of a `.slic` file (bytes or path) or an image (path, PIL, array, tensor).
+
+    A `.slic` file is read with the model that wrote it (or `model`); an image with `model`
+    (default: `default_watermark_model()`). Returns an `ExtractResult`: status "found" (payload decoded, CRC
+    matched), "uncorrectable" or "absent"."""
+    from pathlib import Path
+
+    if isinstance(source, (str, Path)) and Path(source).is_file():
+        with open(source, "rb") as f:
+            if f.read(len(container.MAGIC)) == container.MAGIC:
+                source = Path(source).read_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        codec = load_codec(model, device) if model else codec_for_file(container.read_header(bytes(source)), device)
+    else:
+        codec = load_codec(model or default_watermark_model(), device)
+    if not codec.is_watermark_model:
+        raise InputError(f"model '{codec.name}' carries no watermark decoder (use a watermark model)")
+    return codec.extract(source)

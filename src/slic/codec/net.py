@@ -59,10 +59,14 @@ def architecture_of(net: torch.nn.Module) -> str:
     return _CLASSES.get(type(net).__name__, type(net).__name__)
 
 
-def state_digest(net: torch.nn.Module) -> bytes:
-    """SHA-256 over every tensor of the model, entropy tables included (first 8 bytes kept)."""
+def state_digest(net: torch.nn.Module, extra: torch.nn.Module | None = None) -> bytes:
+    """SHA-256 over every tensor of the model, entropy tables included (first 8 bytes kept); `extra`
+    (a watermark model's message networks) is hashed too, under the `watermark.` prefix."""
     h = hashlib.sha256()
-    for key, value in sorted(net.state_dict().items()):
+    items = dict(net.state_dict())
+    if extra is not None:
+        items.update({f"watermark.{k}": v for k, v in extra.state_dict().items()})
+    for key, value in sorted(items.items()):
         v = value.detach().cpu().contiguous()
         h.update(f"{key}|{v.dtype}|{tuple(v.shape)}|".encode())
         h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())

@@ -8,6 +8,8 @@ payload here, so a corrupted or crafted block is a one-line FormatError.
     0x01  transform   critical  the two-way/K-way transform applied before coding (4 bytes)
     0x82  signature   optional  Ed25519 signature of the file and its decoded pixels (128 bytes,
                                 `format.signature`)
+    0x83  risk        optional  miscompression screening summary (`codec.screening`): flag, worst
+                                risk, threshold, tile size and up to 16 worst tiles (9 + 6·n bytes)
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from ..errors import FormatError
 
 TRANSFORM = 0x01
 SIGNATURE = 0x82
+RISK = 0x83
+RISK_MAX_TILES = 16
 SIGNATURE_BYTES = 128
 OPTIONAL = 0x80
 MAX_EXTENSIONS = 16
 MAX_EXTENSION_BYTES = 1 << 16
-KNOWN = {TRANSFORM: "transform", SIGNATURE: "signature"}
+KNOWN = {TRANSFORM: "transform", SIGNATURE: "signature", RISK: "risk"}
 TRANSFORM_LIMIT = 64  # stretch and shift, each axis, as the two-way paper
 
 
@@ -64,6 +68,48 @@ class TransformIndex:
         return t
 
 
+@dataclass(frozen=True)
+class RiskSummary:
+    """The miscompression screening summary stored in a file: the flag, the worst tile risk, the
+    threshold it was judged by, the tile side, and the worst tiles (row, column, risk), worst first."""
+
+    flagged: bool
+    max_risk: float
+    threshold: float
+    tile: int
+    worst: tuple[tuple[int, int, float], ...]
+
+    _HEAD = struct.Struct(">BBHHHB")  # version, flags, tile, max risk, threshold (risks in 1/1000), count
+    _TILE = struct.Struct(">HHH")  # tile row, tile column, risk (1/1000)
+
+    @staticmethod
+    def _milli(v: float) -> int:
+        return int(round(min(max(float(v), 0.0), 65.535) * 1000)) if v == v else 0
+
+    def pack(self) -> bytes:
+        worst = self.worst[:RISK_MAX_TILES]
+        return self._HEAD.pack(1, int(self.flagged), self.tile, self._milli(self.max_risk), self._milli(self.threshold),
+                               len(worst)) + b"".join(self._TILE.pack(ty, tx, self._milli(r)) for ty, tx, r in worst)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> "RiskSummary":
+        if len(payload) < cls._HEAD.size:
+            raise FormatError("corrupted .slic file (risk block too short)")
+        version, flags, tile, top, threshold, count = cls._HEAD.unpack_from(payload)
+        if version != 1 or flags > 1 or not 1 <= tile <= 1024 or count > RISK_MAX_TILES \
+                or len(payload) != cls._HEAD.size + count * cls._TILE.size:
+            raise FormatError("corrupted .slic file (malformed risk block)")
+        worst = tuple(cls._TILE.unpack_from(payload, cls._HEAD.size + i * cls._TILE.size) for i in range(count))
+        return cls(bool(flags), top / 1000, threshold / 1000, tile,
+                   tuple((int(a), int(b), r / 1000) for a, b, r in worst))
+
+    def as_dict(self) -> dict:
+        return {"flagged": self.flagged, "max_risk": round(self.max_risk, 4), "threshold": round(self.threshold, 4),
+                "tile": self.tile,
+                "worst_tiles": [{"box": [tx * self.tile, ty * self.tile, (tx + 1) * self.tile, (ty + 1) * self.tile],
+                                 "risk": round(r, 4)} for ty, tx, r in self.worst]}
+
+
 def validate(extensions: dict[int, bytes]) -> None:
     """Refuse unknown critical blocks and malformed known ones."""
     for kind, payload in extensions.items():
@@ -72,6 +118,8 @@ def validate(extensions: dict[int, bytes]) -> None:
         elif kind == SIGNATURE:
             if len(payload) != SIGNATURE_BYTES:
                 raise FormatError("corrupted .slic file (signature block must be 128 bytes)")
+        elif kind == RISK:
+            RiskSummary.unpack(payload)
         elif not kind & OPTIONAL:
             raise FormatError(f"unsupported .slic extension 0x{kind:02x} (critical; this slic cannot decode it)")
 
@@ -87,6 +135,8 @@ def describe(extensions: dict[int, bytes]) -> dict:
 
             out["signature"] = {"ed25519_key_fingerprint": hashlib.sha256(payload[:32]).hexdigest()[:16],
                                 "verified": False}
+        elif kind == RISK:
+            out["miscompression_screening"] = RiskSummary.unpack(payload).as_dict()
         else:
             out[f"optional-0x{kind:02x}"] = f"{len(payload)} bytes"
     return out

@@ -183,8 +183,10 @@ def png_info(metadata: dict[str, str]) -> PngImagePlugin.PngInfo:
 
 
 def save_image(image, path, metadata: dict[str, str] | None = None, **save_kwargs) -> None:
-    """Write an image atomically; PNG outputs carry `metadata` as text chunks."""
-    arr = as_uint8_array(image, budget=1 << 62)
+    """Write an image atomically; PNG outputs carry `metadata` as text chunks. A uint8 H×W array is
+    written as a single-channel (grey) image."""
+    grey = isinstance(image, np.ndarray) and image.ndim == 2 and image.dtype == np.uint8
+    arr = image if grey else as_uint8_array(image, budget=1 << 62)
     ext = Path(path).suffix.lower()
     if ext not in _FORMATS:
         raise InputError(f"{path}: unknown output image type '{ext}' (use .png)")
@@ -193,4 +195,4 @@ def save_image(image, path, metadata: dict[str, str] | None = None, **save_kwarg
         save_kwargs["pnginfo"] = png_info(metadata)
     if fmt == "JPEG":
         save_kwargs.setdefault("quality", 95)
-    atomic_write(path, lambda tmp: Image.fromarray(arr, "RGB").save(tmp, format=fmt, **save_kwargs))
+    atomic_write(path, lambda tmp: Image.fromarray(arr, "L" if grey else "RGB").save(tmp, format=fmt, **save_kwargs))

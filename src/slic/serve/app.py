@@ -25,9 +25,10 @@ from PIL import Image
 
 from .. import zoo
 from ..codec import default_model, load_codec
+from ..codec.codec import default_watermark_model
 from ..errors import InputError, ModelMismatchError, SlicError, WeightsError
 from ..format import container
-from ..io.images import load_image_bytes, png_info
+from ..io.images import check_size, load_image_bytes, png_info
 from ..metrics import psnr_value
 
 MB = 1 << 20
@@ -77,8 +78,10 @@ def read_image(data: bytes, budget: int | None) -> np.ndarray:
 
 
 def png_bytes(arr: np.ndarray, metadata: dict[str, str]) -> bytes:
+    """A uint8 H×W×3 (RGB) or H×W (grey) array as PNG bytes."""
     buf = io.BytesIO()
-    Image.fromarray(arr, "RGB").save(buf, format="PNG", pnginfo=png_info(metadata), compress_level=1)  # fast: latency counts
+    Image.fromarray(arr, "L" if arr.ndim == 2 else "RGB").save(buf, format="PNG", pnginfo=png_info(metadata),
+                                                             compress_level=1)  # fast: latency counts
     return buf.getvalue()
 
 
@@ -145,8 +148,6 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     @app.post("/api/encode")
     async def encode(image: UploadFile = File(...), model: str | None = Form(None), ways: int = Form(1),
                      watermark: str | None = Form(None)):
-        if watermark:
-            raise InputError("watermarking is not available on this server yet (needs a watermark model)")
         if not 1 <= ways <= cfg.max_ways:
             raise InputError(f"ways must be within 1-{cfg.max_ways}")
         data = await upload(image)
@@ -154,7 +155,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         def work():
             img = read_image(data, cfg.max_pixels)
             codec = codec_for(model)
-            blob = codec.encode(img, ways=ways, seed=0)
+            blob = codec.encode(img, ways=ways, seed=0, watermark=watermark or None)
             x1 = codec.decode(blob, output="array")
             return codec.name, blob, img.shape, psnr_value(img, x1)
 
@@ -193,13 +194,48 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
                                                               "X-SLIC-bpp": f"{bpp:.4f}"})
 
     @app.post("/api/verify")
-    async def verify(image: UploadFile = File(...)):
-        return JSONResponse({"detail": "verification (slic verify) is not available in this version yet"},
-                            status_code=501)
+    async def verify(image: UploadFile = File(...), model: str | None = Form(None)):
+        """`slic verify --json` for an uploaded image, plus the tamper map and the overlay as base64 PNGs."""
+        data = await upload(image)
+
+        def work():
+            import base64
+
+            from ..verify import overlay, verify_image
+
+            img = read_image(data, cfg.max_pixels)
+            codec = codec_for(model)
+            if not zoo.get_spec(codec.name).is_slic:
+                raise InputError(f"model '{codec.name}' is not a SLIC model: nothing to verify against")
+            result = verify_image(img, codec)
+            out = result.as_dict()
+            out["map_png"] = base64.b64encode(png_bytes(result.map, {})).decode()
+            out["overlay_png"] = base64.b64encode(png_bytes(overlay(img, result), {})).decode()
+            return out
+
+        return await run(work)
 
     @app.post("/api/extract")
-    async def extract(image: UploadFile = File(...)):
-        return JSONResponse({"detail": "watermark extraction (slic extract) is not available in this version yet"},
-                            status_code=501)
+    async def extract(image: UploadFile = File(...), model: str | None = Form(None)):
+        """The watermark of an image or a .slic file: `slic extract --json`'s answer (status found /
+        uncorrectable / absent in the body; HTTP 200 for all three)."""
+        data = await upload(image)
+
+        def work():
+            from ..codec import codec_for_file
+
+            if data[:len(container.MAGIC)] == container.MAGIC:
+                header = container.read_header(data)
+                check_size(header.width, header.height, cfg.max_pixels)
+                codec = codec_for(model) if model else codec_for_file(header)
+                source = data
+            else:
+                source = read_image(data, cfg.max_pixels)
+                codec = codec_for(model or default_watermark_model())
+            if not codec.is_watermark_model:
+                raise InputError(f"model '{codec.name}' carries no watermark decoder")
+            return codec.extract(source).as_dict()
+
+        return await run(work)
 
     return app

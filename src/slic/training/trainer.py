@@ -34,6 +34,8 @@ LOG_FIELDS = ["step", "minutes", "loss", "bpp", "psnr_x_x1", "adv", "psnr_x1_x2"
 
 
 class Trainer:
+    log_fields = LOG_FIELDS
+
     def __init__(self, cfg: TrainConfig, resume: bool = False):
         self.cfg, self.out = cfg, Path(cfg.out)
         self.rank, self.world = init_distributed(cfg.device)
@@ -106,7 +108,23 @@ class Trainer:
         if not (cfg.arch and cfg.quality):
             raise InputError("give --base NAME, or --arch and --quality")
         self.arch, self.quality = cfg.arch, cfg.quality
-        return build_net(cfg.arch, quality=cfg.quality)
+        net = build_net(cfg.arch, quality=cfg.quality)
+        if cfg.init:
+            self._warm_start(net, cfg.init)
+        return net
+
+    @staticmethod
+    def _warm_start(net, name: str) -> None:
+        """Copy the tensors of zoo model `name` whose names and shapes match (e.g. g_a, g_s and the
+        hyperprior's entropy bottleneck of a Ballé base into a mean-scale model); log what was copied."""
+        spec = zoo.get_spec(name)
+        source = read_state_dict(zoo.fetch(spec.weights))
+        own = net.state_dict()
+        copied = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        if not copied:
+            raise InputError(f"--init {name}: no tensor matches {type(net).__name__}")
+        net.load_state_dict({**own, **copied})
+        log.info("warm start from %s: %d of %d tensors copied", name, len(copied), len(own))
 
     # checkpoints ----------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
@@ -116,9 +134,16 @@ class Trainer:
             "net": self.net.state_dict(), "opt": self.opt.state_dict(), "aux_opt": self.aux_opt.state_dict(),
             "step": self.step, "elapsed": self.elapsed, "sampler": self.sampler.state(),
             "torch_rng": torch.get_rng_state(), "arch": self.arch, "quality": self.quality,
-            "attacker": self._attacker_state(),
+            "attacker": self._attacker_state(), **self._extra_state(),
         }
         save_torch(state, self.out / "checkpoint.pt")
+
+    def _extra_state(self) -> dict:
+        """What a subclass adds to the checkpoint (networks and optimisers of its own)."""
+        return {}
+
+    def _load_extra_state(self, state: dict) -> None:
+        pass
 
     def _attacker_state(self):
         if self.attacker is None:
@@ -140,6 +165,7 @@ class Trainer:
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.sampler.load_state(state["sampler"])
         torch.set_rng_state(state["torch_rng"])
+        self._load_extra_state(state)
         saved = state.get("attacker")
         if saved is not None and self.attacker is not None:
             if hasattr(self.attacker, "generator") and isinstance(saved, torch.Tensor):
@@ -206,7 +232,7 @@ class Trainer:
     def _open_log(self):
         path = self.out / "log.csv"
         new = not path.exists() or path.stat().st_size == 0
-        fields = LOG_FIELDS
+        fields = self.log_fields
         if not new:  # a resumed run appends under the header already there
             with open(path, newline="") as existing:
                 fields = next(csv.reader(existing), fields)
@@ -275,23 +301,34 @@ class Trainer:
         return final
 
     # export ---------------------------------------------------------------------------------
+    def export_state(self, fp16: bool) -> dict:
+        """The weights file's state dict: the CompressAI model with fresh entropy tables (fp16 on request)."""
+        net = build_net(self.arch, {k: v.detach().cpu() for k, v in self.net.state_dict().items()})
+        net.update(force=True)
+        return {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+
+    def card_extra(self) -> dict:
+        """Model-card entries a subclass adds (e.g. the watermark's code and threshold)."""
+        return {}
+
+    def description(self) -> str:
+        if self.cfg.adversarial:
+            return f"SLIC fine-tuned from {self.cfg.base} with {self.cfg.metric}"
+        start = f"warm-started from {self.cfg.init}" if self.cfg.init else "from random init"
+        return f"vanilla {self.arch} q{self.quality} pretrained {start}"
+
     def export(self, name: str, fp16: bool = False, to_zoo: bool = True, measured: dict | None = None) -> Path:
         """A bare CompressAI state_dict (entropy tables refreshed) plus a model card."""
         import shutil
 
-        net = build_net(self.arch, {k: v.detach().cpu() for k, v in self.net.state_dict().items()})
-        net.update(force=True)
-        sd = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in net.state_dict().items()}
         weights = self.out / f"{name}.pth"
-        save_torch(sd, weights)
+        save_torch(self.export_state(fp16), weights)
         card = zoo.ModelCard(
             name=name, arch=self.arch, quality=self.quality, file=weights.name, sha256=zoo.sha256_file(weights),
-            origin="slic" if self.cfg.adversarial else "base",
-            description=(f"SLIC fine-tuned from {self.cfg.base} with {self.cfg.metric}" if self.cfg.adversarial
-                         else f"vanilla {self.arch} q{self.quality} pretrained from random init"),
+            origin="slic" if self.cfg.adversarial else "base", description=self.description(),
             extra={"training": {"steps": self.step, "minutes": round(self.elapsed / 60, 1), "data": self.cfg.data,
                                 "config": {k: v for k, v in config_dict(self.cfg).items() if k not in ("out", "data")}},
-                   "measured": measured or {}})
+                   "measured": measured or {}, **self.card_extra()})
         card_path = card.write(self.out / f"{name}.json")
         if to_zoo:
             dest = zoo.slic_home() / "weights"

@@ -122,5 +122,6 @@ def model_rows(default: str) -> list[dict]:
             "default": spec.name == default, "file": spec.weights.name,
             "present": path is not None, "status": status, "path": str(path) if path else None,
             "url": spec.weights.url or None, "description": spec.description,
+            "watermark": spec.card is not None and isinstance(spec.card.get("watermark"), dict),
         })
     return rows
