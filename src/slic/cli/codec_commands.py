@@ -44,6 +44,8 @@ def add_commands(sub) -> None:
     p = sub.add_parser("decode", help="decode a .slic file to an image (PNG keeps every pixel)")
     p.add_argument("input"), p.add_argument("-o", "--output", required=True)
     add_model_args(p)
+    p.add_argument("--c2pa", metavar="KEY", help="embed a C2PA manifest signed with the credentials of "
+                                                 "slic keygen -o KEY --c2pa (PNG output; re-saving drops it)")
     p.add_argument("--force", action="store_true", help="allow the output to be the input file itself")
     p.set_defaults(func=cmd_decode)
 
@@ -155,9 +157,32 @@ def cmd_decode(args) -> int:
     image = codec.decode(data, output="array", max_pixels=args.max_pixels)
     from ..codec.signing import png_signature_fields
 
-    save_image(image, args.output, metadata={**codec.provenance(), **png_signature_fields(data)})
-    print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}")
+    metadata = {**codec.provenance(), **png_signature_fields(data)}
+    if args.c2pa:
+        _save_with_c2pa(image, args, metadata, codec)
+    else:
+        save_image(image, args.output, metadata=metadata)
+    print(f"{args.output}: {image.shape[1]}×{image.shape[0]}, model {codec.name}"
+          + (" (C2PA manifest embedded; re-saving the PNG drops it)" if args.c2pa else ""))
     return 0
+
+
+def _save_with_c2pa(image, args, metadata: dict, codec) -> None:
+    """The decoded PNG with a C2PA manifest (`format.provenance`), written atomically."""
+    import io
+
+    from PIL import Image
+
+    from ..format.provenance import sign_png
+    from ..io.atomic import save_bytes
+    from ..io.images import png_info
+
+    if Path(args.output).suffix.lower() != ".png":
+        raise InputError("--c2pa needs a .png output")
+    buf = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buf, format="PNG", pnginfo=png_info(metadata))
+    binding = {"alg": "slic.recompression", "model": codec.name, "weights_digest": codec.digest.hex()}
+    save_bytes(sign_png(buf.getvalue(), Path(args.c2pa), binding, title=Path(args.output).name), args.output)
 
 
 def cmd_recompress(args) -> int:

@@ -17,6 +17,9 @@ EXIT_INTACT, EXIT_TAMPERED, EXIT_UNPROTECTED = 0, 6, 7
 def add_commands(sub) -> None:
     p = sub.add_parser("keygen", help="create an Ed25519 key pair for signing .slic files")
     p.add_argument("-o", "--output", required=True, help="private key file (mode 0600); the public key is OUTPUT.pub")
+    p.add_argument("--c2pa", action="store_true",
+                   help="also a local CA and a signing certificate for C2PA manifests (OUTPUT.c2pa.key, "
+                        "OUTPUT.c2pa.pem, and OUTPUT.ca.pem for verifiers)")
     p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("verify", help="is this image an intact SLIC original? (tamper map), or check a signature",
@@ -36,6 +39,7 @@ def add_commands(sub) -> None:
     p.add_argument("--overlay", metavar="PNG", help="write the image with foreign regions tinted red and "
                                                     "unverifiable ones hatched")
     p.add_argument("--original", metavar="SLIC", help="the original .slic file: compare exactly (difference, PSNR)")
+    p.add_argument("--c2pa-trust", metavar="CA_PEM", help="trust anchor for the image's C2PA manifest (KEY.ca.pem)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--max-pixels", type=positive_int, default=None)
     p.set_defaults(func=cmd_verify)
@@ -44,8 +48,20 @@ def add_commands(sub) -> None:
 def cmd_keygen(args) -> int:
     from ..format.signature import generate_keys
 
+    if args.c2pa:
+        from ..format.provenance import _c2pa, credential_paths
+
+        _c2pa()  # the package must be there before anything is written
+        if any(p.exists() for p in credential_paths(Path(args.output))):
+            raise InputError(f"C2PA credentials beside {args.output} exist; refusing to overwrite them")
     private, public = generate_keys(Path(args.output))
     print(f"wrote {private} (private, keep it secret) and {public} (public, give it to verifiers)")
+    if args.c2pa:
+        from ..format.provenance import make_credentials
+
+        leaf, chain, ca = make_credentials(Path(args.output))
+        print(f"wrote {leaf} (C2PA signing key, secret), {chain} (certificates) and {ca} (the CA: verifiers' "
+              "trust anchor)")
     return 0
 
 
@@ -99,6 +115,10 @@ def _verify_image(args, path: Path) -> int:
         out["original"] = exact
         verdict = INTACT if exact["identical"] else TAMPERED  # exact evidence outranks the map
         out["verdict"] = verdict
+    if path.suffix.lower() == ".png" or _png_text(path):
+        manifest = _c2pa_manifest(path, args.c2pa_trust)
+        if manifest is not None:
+            out["c2pa"] = manifest
     if args.map:
         save_image(result.map, args.map)
     if args.overlay:
@@ -110,6 +130,9 @@ def _verify_image(args, path: Path) -> int:
               f"verifiable area, unverifiable {100 * result.unverifiable_fraction:.1f} % of the image)")
         for region in result.regions[:10]:
             print(f"  {region.kind} region {list(region.box)} ({100 * region.area:.2f} % of the image)")
+        if "c2pa" in out:
+            c = out["c2pa"]
+            print(f"  C2PA manifest: {c['state']}" + (f", signed by {c['signer']}" if c.get("signer") else ""))
         if "original" in out:
             o = out["original"]
             if o["identical"]:
@@ -119,6 +142,18 @@ def _verify_image(args, path: Path) -> int:
                                              f"PSNR {o['psnr']:.2f} dB")
                 print(f"  differs from the original: {detail}")
     return {INTACT: EXIT_INTACT, TAMPERED: EXIT_TAMPERED}.get(verdict, EXIT_UNPROTECTED)
+
+
+def _c2pa_manifest(path: Path, trust) -> dict | None:
+    """The image's C2PA manifest state, or None (no manifest, or c2pa-python not installed)."""
+    try:
+        from ..format.provenance import read_png
+
+        return read_png(path.read_bytes(), Path(trust) if trust else None)
+    except InputError as exc:
+        if trust:
+            raise
+        return None if "c2pa-python" in str(exc) else {"state": "unreadable", "reason": str(exc)}
 
 
 def _verify_signature(args, path: Path) -> int:
