@@ -83,7 +83,7 @@ def train(net, path: str, bits: int, steps: int, lr: float, init: float, penalty
         if path == "file":
             logits = nets.decoder(y + r + torch.empty_like(y).uniform_(-0.5, 0.5))
             loss = message_loss(logits, m) + penalty * r.pow(2).mean()
-            quality.append(float(r.pow(2).mean().sqrt()))
+            quality.append(float(r.detach().pow(2).mean().sqrt()))
         else:
             with torch.no_grad():
                 c = round_8bit_ste(net.g_s(torch.round(y)))
@@ -92,7 +92,7 @@ def train(net, path: str, bits: int, steps: int, lr: float, init: float, penalty
             logits = nets.decoder(net.g_a(s))
             psnr = -10 * torch.log10((s - c).pow(2).flatten(1).mean(1).clamp_min(1e-10))
             loss = message_loss(logits, m) + penalty * torch.relu(40 - psnr).mean() / 10
-            quality.append(float(psnr.mean()))
+            quality.append(float(psnr.detach().mean()))
         opt.zero_grad()
         loss.backward()
         opt.step()

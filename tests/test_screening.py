@@ -15,7 +15,6 @@ import slic
 from slic.cli import main
 from slic.codec.screening import risk_map, screen, stored_summary
 from slic.errors import FormatError
-from slic.format import container
 from slic.format.extensions import RISK, RiskSummary, validate
 
 

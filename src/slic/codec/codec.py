@@ -212,8 +212,8 @@ class Codec:
 
     def _watermark_hook(self, value):
         if self.message_nets is None:
-            raise InputError(f"model '{self.name}' cannot embed a watermark (use a watermark model, "
-                             "e.g. slic-wm-default)")
+            raise InputError(f"model '{self.name}' cannot embed a watermark (use a watermark model: "
+                             "see slic train-watermark)")
         raw = wm_payload.encode_payload(wm_payload.parse_watermark(value))
         return watermark.residual_hook(self.message_nets, raw)
 

@@ -19,7 +19,6 @@ WebP, the vanilla base, slic-default) and the sample photos; none may give a pay
 from __future__ import annotations
 
 import io
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,6 +304,3 @@ def plot_curves(path: Path, summary: dict) -> None:
     fig.suptitle(f"{summary['model']}: watermark extraction after real operations")
     _save_figure(fig, path)
 
-
-def dumps(summary: dict) -> str:
-    return json.dumps(summary, indent=2)

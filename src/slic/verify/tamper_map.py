@@ -26,7 +26,7 @@ damage, falling linearly to 0 at 2 × `foreign_below`; duplicated regions 255; u
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
