@@ -74,11 +74,16 @@ def _attacker_spec(value: str | None) -> str | None:
     return spec
 
 
-def _cmd_train(args) -> int:
+def _budget_and_threads(args) -> None:
+    """A training command needs --steps or --minutes; --threads sets torch's CPU threads."""
     if args.steps is None and args.minutes is None:
         raise InputError("give --steps N or --minutes M")
     if args.threads:
         torch.set_num_threads(args.threads)
+
+
+def _cmd_train(args) -> int:
+    _budget_and_threads(args)
     cfg = TrainConfig(
         out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
         quality=getattr(args, "quality", None), init=getattr(args, "init", None), metric=getattr(args, "metric", "gmsd"),
@@ -135,10 +140,7 @@ def _add_watermark_command(sub) -> None:
 def _cmd_train_watermark(args) -> int:
     from ..training.watermark import DEFAULT_WM_ATTACKER, WatermarkTrainer, WatermarkWeights
 
-    if args.steps is None and args.minutes is None:
-        raise InputError("give --steps N or --minutes M")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    _budget_and_threads(args)
     weights = WatermarkWeights(
         alpha=args.alpha, beta=args.beta, gamma=args.gamma, tau=args.tau, adv_metric=args.adv_metric,
         perceptual=args.perceptual, codec_weight=args.codec_weight, stego_db=args.stego_db, cover_db=args.cover_db,

@@ -18,6 +18,10 @@ Additions to the paper, both PSNR hinges (dB, per image): `fidelity` keeps PSNR(
 `stego_db`, `idempotence` keeps the cover's re-compression PSNR(ĉ, ĉ') above `cover_db`; and the
 "unmarked" term teaches h_d to answer chance (logit 0) on photos and covers, which the detector's
 confidence threshold relies on.
+
+Status: the runs made with this objective so far did not learn a payload that survives decoding
+and re-encoding (docs/RESULTS.md §17 has the measurements and the diagnosis), so no watermark model
+is bundled.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ..codec.differentiable import pad_to_multiple, rate_bpp, round_8bit_ste, straight_through
-from ..codec.watermark import PREFIX, MessageNets, ber, message_loss, split_state_dict
+from ..codec.watermark import PREFIX, MessageNets, ber, message_loss
 from ..format.payload import RAW_BITS
 from .objective import psnr
 from .trainer import Trainer
@@ -256,4 +260,4 @@ class WatermarkTrainer(Trainer):
         return f"Watermark SLIC fine-tuned from {self.cfg.base}: covers stay idempotent, stegos self-destruct"
 
 
-__all__ = ["WatermarkTrainer", "WatermarkWeights", "watermark_losses", "DEFAULT_WM_ATTACKER", "split_state_dict"]
+__all__ = ["WatermarkTrainer", "WatermarkWeights", "watermark_losses", "DEFAULT_WM_ATTACKER"]
