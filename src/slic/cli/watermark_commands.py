@@ -30,47 +30,39 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_extract)
 
 
-def _source_and_codec(args):
-    from ..codec import codec_for_file, load_codec
+def _read_source(args):
+    """The input as `.slic` bytes (header and size checked) or as a uint8 image within the pixel budget."""
     from ..format import container
+    from ..io.images import check_size, load_image
 
     path = Path(args.input)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     with open(path, "rb") as f:
         magic = f.read(len(container.MAGIC))
-    if magic == container.MAGIC:
-        if path.stat().st_size > 1 << 30:
-            raise InputError(f"{path}: too large to be a .slic file")
-        data = path.read_bytes()
-        header = container.read_header(data)
-        from ..io.images import check_size
-
-        check_size(header.width, header.height, args.max_pixels)
-        codec = load_codec(args.model, args.device) if args.model else codec_for_file(header, args.device)
-        return data, codec
-    from ..io.images import load_image
-
-    from ..codec.codec import default_watermark_model
-
-    image = load_image(path, args.max_pixels)
-    return image, load_codec(args.model or default_watermark_model(), args.device)
+    if magic != container.MAGIC:
+        return load_image(path, args.max_pixels)
+    if path.stat().st_size > 1 << 30:
+        raise InputError(f"{path}: too large to be a .slic file")
+    data = path.read_bytes()
+    header = container.read_header(data)
+    check_size(header.width, header.height, args.max_pixels)
+    return data
 
 
 def cmd_extract(args) -> int:
-    source, codec = _source_and_codec(args)
-    if not codec.is_watermark_model:
-        raise InputError(f"model '{codec.name}' carries no watermark decoder; give a watermark model")
-    result = codec.extract(source)
+    from ..codec import extract
+
+    result = extract(_read_source(args), model=args.model, device=args.device)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     elif result.status == "found":
         text = result.as_dict().get("payload_text")
         print(f"{args.input}: watermark 0x{result.payload.hex()}" + (f" ('{text}')" if text else "")
-              + f" — {result.corrected_bits} bit(s) corrected, confidence {result.confidence:.2f}, model {codec.name}")
+              + f" — {result.corrected_bits} bit(s) corrected, confidence {result.confidence:.2f}, model {result.model}")
     elif result.status == "uncorrectable":
         print(f"{args.input}: a watermark-like signal (confidence {result.confidence:.2f}) that does not decode — "
               "too damaged to read; no payload is reported")
     else:
-        print(f"{args.input}: no watermark (confidence {result.confidence:.2f}, model {codec.name})")
+        print(f"{args.input}: no watermark (confidence {result.confidence:.2f}, model {result.model})")
     return {"found": EXIT_FOUND, "uncorrectable": EXIT_UNCORRECTABLE}.get(result.status, EXIT_ABSENT)

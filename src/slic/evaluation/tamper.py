@@ -28,7 +28,8 @@ import numpy as np
 
 from ..io.atomic import write_json, write_text
 from ..io.images import find_images, load_image
-from ..ops.tamper import TAMPER_KINDS, jpeg, tamper
+from ..ops.compression import real_jpeg
+from ..ops.tamper import TAMPER_KINDS, tamper
 from ..verify import VerifyParams, analyse
 from ..verify.tamper_map import damage_map, unverifiable_content
 
@@ -61,7 +62,7 @@ def build_items(codec, folder_or_paths, seed: int, max_side: int = 768, limit: i
         x1 = codec.roundtrip(x)
         donor = photos[(i + 1 + int(rng.integers(0, len(photos) - 1))) % len(photos)] if len(photos) > 1 else x[::-1]
         candidates = [("untampered", x1, np.zeros(x1.shape[:2], bool)),
-                      ("untampered_jpeg90", jpeg(x1, 90), np.zeros(x1.shape[:2], bool)),
+                      ("untampered_jpeg90", real_jpeg(x1, 90), np.zeros(x1.shape[:2], bool)),
                       ("raw", x, None)]
         for kind in kinds:
             t = tamper(kind, x1, donor, rng)
@@ -100,9 +101,9 @@ def _largest_and_mask(low: np.ndarray, unverifiable: np.ndarray, sigma: float) -
     """The foreign mask as `analyse` cleans it (no size floor yet) and its largest component's area share."""
     import cv2
 
-    from ..verify.tamper_map import _clean
+    from ..verify.tamper_map import clean_mask
 
-    mask = _clean(low & ~(unverifiable & low), sigma, 1)
+    mask = clean_mask(low & ~(unverifiable & low), sigma, 1)
     n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     largest = float(stats[1:, cv2.CC_STAT_AREA].max()) / mask.size if n > 1 else 0.0
     return largest, mask

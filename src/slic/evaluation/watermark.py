@@ -18,7 +18,6 @@ WebP, the vanilla base, slic-default) and the sample photos; none may give a pay
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from ..codec.watermark import decide
 from ..format import payload as wm_payload
 from ..io.atomic import write_json, write_text
 from ..io.images import find_images, load_image
+from ..ops.compression import pil_roundtrip, real_jpeg
 from .edits import EDITS, apply_edit
 from .psnr import psnr
 from .report import _pyplot, _save_figure
@@ -69,9 +69,7 @@ def curve_op(kind: str, value, img: np.ndarray) -> np.ndarray:
     from PIL import Image
 
     if kind == "jpeg":
-        buf = io.BytesIO()
-        Image.fromarray(img).save(buf, format="JPEG", quality=int(value))
-        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+        return real_jpeg(img, int(value))
     if kind == "resize":
         h, w = img.shape[:2]
         size = (max(1, round(w * value)), max(1, round(h * value)))
@@ -191,8 +189,6 @@ def run_watermark_eval(cfg: WatermarkEvalConfig) -> dict:
 def unmarked_images(folders: list[str], codecs: list, per_image: int, seed: int, max_side: int = 512):
     """(label, uint8 image) of unmarked images: each photo, random crops of it (64–max_side px), and
     those crops through JPEG q50/q90, WebP q75 and each given codec (cover, vanilla, other SLIC)."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     for path in find_images(folders):
         img = load_image(path)
@@ -204,9 +200,7 @@ def unmarked_images(folders: list[str], codecs: list, per_image: int, seed: int,
             crop = np.ascontiguousarray(img[top:top + ch, left:left + cw])
             yield f"{Path(path).name}:crop{k}", crop
             for fmt, q in (("JPEG", 50), ("JPEG", 90), ("WEBP", 75)):
-                buf = io.BytesIO()
-                Image.fromarray(crop).save(buf, format=fmt, quality=q)
-                yield f"{Path(path).name}:crop{k}:{fmt.lower()}{q}", np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+                yield f"{Path(path).name}:crop{k}:{fmt.lower()}{q}", pil_roundtrip(crop, fmt, quality=q)
             for c in codecs:
                 yield f"{Path(path).name}:crop{k}:{c.name}", c.roundtrip(crop)
 

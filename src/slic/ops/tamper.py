@@ -17,11 +17,12 @@ generator made (a whole-image JPEG save afterwards is not counted as tampering).
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+from .compression import real_jpeg
 
 TAMPER_KINDS = ("splice", "splice_small", "copy_move", "inpaint", "splice_jpeg", "splice_from_jpeg")
 
@@ -37,13 +38,6 @@ class Tampered:
     def duplicated(self) -> np.ndarray:
         """What a copy-move detector should find: both copies (the changed pixels otherwise)."""
         return self.mask if self.source is None else self.mask | self.source
-
-
-def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """One Pillow JPEG save (default 4:2:0) and load."""
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=int(quality))
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
 def rect_mask(h: int, w: int, area: float, rng: np.random.Generator) -> np.ndarray:
@@ -140,7 +134,7 @@ def tamper(kind: str, img: np.ndarray, donor: np.ndarray, rng: np.random.Generat
         return inpaint(img, rng)
     if kind == "splice_jpeg":
         t = splice(img, donor, rng, kind="splice_jpeg")
-        return Tampered(jpeg(t.image, 90), t.mask, "splice_jpeg")
+        return Tampered(real_jpeg(t.image, 90), t.mask, "splice_jpeg")
     if kind == "splice_from_jpeg":
-        return splice(img, jpeg(donor, 75), rng, kind="splice_from_jpeg")
+        return splice(img, real_jpeg(donor, 75), rng, kind="splice_from_jpeg")
     raise ValueError(f"unknown tamper kind '{kind}' (known: {', '.join(TAMPER_KINDS)})")

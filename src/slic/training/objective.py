@@ -51,15 +51,20 @@ def quality_guard(x, x1, x_base, margin_db: float) -> torch.Tensor:
     return F.relu(10 * torch.log10(mse / mse_base) - margin_db).mean()
 
 
-def grouped_padded_forward(net, images: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The codec's reconstruction of each (1,3,h,w) image, padded as the encoder pads it; images
-    that pad to the same size share one batched forward."""
+def padded_size_groups(images: list[torch.Tensor]) -> list[list[int]]:
+    """Indexes of the (1,3,h,w) images that the encoder pads to the same size (one batch each)."""
     groups: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
         h, w = img.shape[-2:]
         groups.setdefault(((h + 63) // 64, (w + 63) // 64), []).append(i)
+    return list(groups.values())
+
+
+def grouped_padded_forward(net, images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The codec's reconstruction of each (1,3,h,w) image, padded as the encoder pads it; images
+    that pad to the same size share one batched forward."""
     out: list[torch.Tensor | None] = [None] * len(images)
-    for idx in groups.values():
+    for idx in padded_size_groups(images):
         padded = torch.cat([pad_to_multiple(images[i]) for i in idx])
         rec = net(padded)["x_hat"]
         for j, i in enumerate(idx):

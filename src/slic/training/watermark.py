@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from ..codec.differentiable import pad_to_multiple, rate_bpp, round_8bit_ste, straight_through
 from ..codec.watermark import PREFIX, MessageNets, ber, message_loss
 from ..format.payload import RAW_BITS
-from .objective import psnr
+from .objective import padded_size_groups, psnr
 from .trainer import Trainer
 
 log = logging.getLogger("slic")
@@ -100,12 +100,9 @@ def _forward(net, x, replace=None):
 
 def _grouped(net, images: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Reconstructions and latents of images of any size; same padded size → one batched forward."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, img in enumerate(images):
-        groups.setdefault(((img.shape[-2] + 63) // 64, (img.shape[-1] + 63) // 64), []).append(i)
     recs: list = [None] * len(images)
     latents: list = [None] * len(images)
-    for idx in groups.values():
+    for idx in padded_size_groups(images):
         rec, _, y = _forward(net, torch.cat([pad_to_multiple(images[i]) for i in idx]))
         for j, i in enumerate(idx):
             h, w = images[i].shape[-2:]

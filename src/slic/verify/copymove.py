@@ -71,12 +71,13 @@ def _candidates(gray: np.ndarray, p: CopyMoveParams) -> list[tuple[int, int, int
     return [(k[0] * p.bin_px, k[1] * p.bin_px, n) for n, k in ranked[: p.max_candidates]]
 
 
-def _local_std(gray: np.ndarray, sigma: float = 3.0) -> np.ndarray:
+def local_mean_std(values: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted local mean and standard deviation (window σ px) of a 2-D array, float32."""
     import cv2
 
-    g = gray.astype(np.float32)
+    g = values.astype(np.float32)
     mean = cv2.GaussianBlur(g, (0, 0), sigma)
-    return np.sqrt(np.maximum(cv2.GaussianBlur(g * g, (0, 0), sigma) - mean * mean, 0))
+    return mean, np.sqrt(np.maximum(cv2.GaussianBlur(g * g, (0, 0), sigma) - mean * mean, 0))
 
 
 def _equal_under_shift(img: np.ndarray, textured: np.ndarray, dy: int, dx: int, p: CopyMoveParams):
@@ -118,7 +119,7 @@ def detect_copy_move(img: np.ndarray, params: CopyMoveParams | None = None) -> C
 
     p = params or CopyMoveParams()
     gray = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
-    textured = _local_std(gray) >= p.min_texture
+    textured = local_mean_std(gray, 3.0)[1] >= p.min_texture
     h, w = gray.shape
     mask = np.zeros((h, w), bool)
     shifts = []

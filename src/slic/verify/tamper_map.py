@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .copymove import CopyMoveParams, detect_copy_move
+from .copymove import CopyMoveParams, detect_copy_move, local_mean_std
 
 INTACT, TAMPERED, UNPROTECTED = "intact", "tampered", "unprotected"
 UNVERIFIABLE_GREY = 64
@@ -105,11 +105,7 @@ def damage_map(image: np.ndarray, recompressed: np.ndarray, sigma: float) -> np.
 def unverifiable_content(image: np.ndarray, params: VerifyParams) -> np.ndarray:
     """Flat or saturated places and the bottom/right edge strips (where genuine SLIC content may not
     collapse: the encoder pads there, and the last rows and columns collapse less), bool H×W."""
-    import cv2
-
-    lum = image.astype(np.float32).mean(2)
-    mean = cv2.GaussianBlur(lum, (0, 0), params.sigma)
-    std = np.sqrt(np.maximum(cv2.GaussianBlur(lum * lum, (0, 0), params.sigma) - mean * mean, 0))
+    mean, std = local_mean_std(image.astype(np.float32).mean(2), params.sigma)
     out = (std < params.flat_std) | (mean < params.dark) | (mean > params.bright)
     if params.edge_px:
         out[-params.edge_px:, :] = True
@@ -117,7 +113,8 @@ def unverifiable_content(image: np.ndarray, params: VerifyParams) -> np.ndarray:
     return out
 
 
-def _clean(mask: np.ndarray, sigma: float, min_pixels: float) -> np.ndarray:
+def clean_mask(mask: np.ndarray, sigma: float, min_pixels: float) -> np.ndarray:
+    """`mask` opened and closed by a disc of ≈ σ, without components smaller than `min_pixels`."""
     import cv2
 
     k = max(3, int(round(sigma)) | 1)
@@ -150,7 +147,7 @@ def analyse(image: np.ndarray, recompressed: np.ndarray, model: str,
     low = D < params.foreign_below
     unverifiable = unverifiable_content(image, params) & low
     verifiable = ~unverifiable
-    foreign = _clean(low & verifiable, params.sigma, params.min_region * h * w)
+    foreign = clean_mask(low & verifiable, params.sigma, params.min_region * h * w)
     protected = ~low
     n_verifiable = max(int(verifiable.sum()), 1)
     protected_fraction = float((protected & verifiable).sum()) / n_verifiable
@@ -200,5 +197,5 @@ def compare_to_original(image: np.ndarray, original: np.ndarray, model: str, tol
     changed = diff > tolerance
     return {"identical": not changed.any(), "psnr": psnr_value(image, original, cap=100.0),
             "changed_fraction": float(changed.mean()),
-            "regions": [r.as_dict() for r in _regions(_clean(changed, 3, 16), "changed")][:20], "model": model}
+            "regions": [r.as_dict() for r in _regions(clean_mask(changed, 3, 16), "changed")][:20], "model": model}
 
