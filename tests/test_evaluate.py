@@ -25,7 +25,7 @@ from slic.io.convert import to_tensor
 from slic.evaluation.edits import EDITS
 from slic.errors import InputError
 from slic.evaluation.psnr import psnr
-from slic.evaluation.rd import bd_rate, run_rd
+from slic.evaluation.rd import anchor_curve, bd_rate, rate_at_equal_psnr, run_rd
 
 STANDIN = "standin-base-labelled-slic"
 
@@ -219,6 +219,33 @@ def test_eval_rd_reports_na_with_points(standin, crops_dir, tmp_path):
     assert cmp["test_points"]["psnr-rgb"] == cmp["anchor_points"]["psnr-rgb"]  # same weights
     assert cmp["test_points"]["bpp"][0] == pytest.approx(cmp["anchor_points"]["bpp"][0], abs=0.02)  # header
     assert (tmp_path / "rd.png").stat().st_size > 0 and (tmp_path / "rd.json").is_file()
+    assert [a["name"] for a in result["anchors"]] == ["jpeg", "webp"]
+    vs = {(c["test"], c["anchor"]): c for c in result["bd_rate_vs_anchors_percent"]}
+    assert len(vs) == 4 and all(c["bd-rate"] == "n/a" for c in vs.values())  # one point per family
+    # on this smooth crop the learned codec needs far fewer bits than JPEG at its PSNR
+    assert vs[("vanilla bmshj2018-hyperprior", "jpeg")]["rate_at_equal_psnr_percent"][0] < -20
+
+
+def test_rate_at_equal_psnr_against_hand_values():
+    rate, quality = [0.2, 0.4, 0.8, 1.6], [28.0, 31.0, 34.0, 37.0]
+    assert rate_at_equal_psnr(rate, quality, 0.4, 31.0) == pytest.approx(0.0, abs=1e-9)  # on the curve
+    assert rate_at_equal_psnr(rate, quality, 0.72, 34.0) == pytest.approx(-10.0)  # 10 % fewer bits
+    assert rate_at_equal_psnr(rate, quality, 1.0, 40.0) is None  # outside the anchor's range
+    # between nodes a straight line in (PSNR, log rate) stays straight under pchip: 0.4·2^(1/2) at 32.5 dB
+    assert rate_at_equal_psnr(rate, quality, 0.4 * 2 ** 0.5, 32.5) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_anchor_curve_is_pillows_own_numbers(kodim_crop):
+    import io
+
+    img = kodim_crop(1, 64, 100, 200)
+    curve = anchor_curve([img], "jpeg", qualities=(30, 80))
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=80)
+    decoded = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    assert curve["results"]["bpp"][1] == pytest.approx(8 * len(buf.getvalue()) / 64 ** 2)
+    assert curve["results"]["psnr-rgb"][1] == pytest.approx(psnr(img, decoded))
+    assert curve["results"]["bpp"][0] < curve["results"]["bpp"][1]
 
 
 # ------------------------------------------------------------------------------------ PGD

@@ -38,7 +38,7 @@ _names = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), mi
        optional=st.dictionaries(st.integers(0x80, 0xFF).filter(lambda t: t not in (0x82, 0x83)), st.binary(max_size=40),
                                 max_size=4),
        signature=st.none() | st.binary(min_size=128, max_size=128),
-       transform=st.none() | st.tuples(st.integers(0, 7), *[st.integers(0, 64)] * 4),
+       transform=st.none() | st.tuples(st.integers(0, 7), *[st.integers(0, 64)] * 4, st.booleans()),
        risk=st.none() | st.tuples(st.booleans(), st.integers(0, 65535), st.integers(1, 1024),
                                   st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 65535),
                                                      st.integers(0, 65535)), max_size=16)))

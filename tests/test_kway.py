@@ -28,7 +28,8 @@ def crop(kodim_crop):
     (1, 0, 0, 0, 0), (4, 0, 0, 0, 0), (7, 0, 0, 0, 0),  # dihedral alone
     (0, 17, 5, 0, 0), (0, 64, 64, 0, 0),  # stretch alone
     (0, 0, 0, 9, 33), (0, 0, 0, 64, 1),  # shift alone
-    (3, 41, 2, 63, 64), (6, 1, 64, 0, 7)]])  # all three
+    (3, 41, 2, 63, 64), (6, 1, 64, 0, 7)]] + [  # all three
+    TransformIndex(k, 0, 0, dy, dx, cyclic=True) for k, dy, dx in [(0, 9, 33), (5, 64, 1), (3, 2, 0)]])  # same-size
 def test_every_transform_family_round_trips(base_codec, crop, t, one_thread):
     data = base_codec.compress_tensor(to_tensor(crop), transform=t)
     header = container.read_header(data)
@@ -41,9 +42,9 @@ def test_every_transform_family_round_trips(base_codec, crop, t, one_thread):
 
 
 def test_index_pack_limits():
-    for t in (TransformIndex(), TransformIndex(7, 64, 64, 64, 64)):
+    for t in (TransformIndex(), TransformIndex(7, 64, 64, 64, 64), TransformIndex(7, 0, 0, 64, 64, cyclic=True)):
         assert TransformIndex.unpack(t.pack()) == t
-    assert len(TransformIndex(7, 64, 64, 64, 64).pack()) * 8 == 32 and (7 << 28 | 64 << 21) < 2 ** 31
+    assert len(TransformIndex(7, 64, 64, 64, 64, cyclic=True).pack()) * 8 == 32  # ≤ 32 bits of side information
     with pytest.raises(ValueError):
         TransformIndex(8, 0, 0, 0, 0).pack()
 
@@ -66,13 +67,39 @@ def test_cli_ways_and_info(crop, tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["format_version"] == 2 and set(info["extensions"]["transform"]) == {"k", "sh", "sw", "dy", "dx"}
+    assert info["format_version"] == 2 and set(info["extensions"]["transform"]) == {"k", "sh", "sw", "dy", "dx", "cyclic"}
+    assert info["extensions"]["transform"]["cyclic"] is True  # the default family: same-size
     assert (info["width"], info["height"]) == (90, 70)
     assert main(["decode", str(out), "-o", str(tmp_path / "o.png")]) == 0
     assert np.asarray(Image.open(tmp_path / "o.png")).shape == crop.shape
     again = tmp_path / "again.slic"
     assert main(["encode", str(src), "-o", str(again), "--model", BASE_MODEL, "--ways", "2", "--seed", str(seed)]) == 0
     assert again.read_bytes() == out.read_bytes()  # seeded
+    paper = tmp_path / "paper.slic"
+    for seed in range(6):
+        assert main(["encode", str(src), "-o", str(paper), "--model", BASE_MODEL, "--ways", "2", "--seed", str(seed),
+                     "--transforms", "paper"]) == 0
+        t = container.read_header(paper.read_bytes()).transform
+        if t is not None:
+            assert not t.cyclic
+            break
+
+
+def test_same_size_family_adds_no_pixel_and_inverts_exactly():
+    import torch
+
+    from slic.codec import transforms
+
+    rng = np.random.default_rng(3)
+    x = torch.rand(1, 3, 37, 52)
+    for _ in range(20):
+        p = transforms.random_params(rng, "same-size")
+        y = transforms.twoway(x, **p)
+        assert p["cyclic"] and y.numel() == x.numel()
+        assert torch.equal(transforms.twoway_inverse(y, **p), x)
+        assert transforms.inverse_size(*y.shape[-2:], **p) == (37, 52)
+    with pytest.raises(Exception, match="unknown transform family"):
+        transforms.random_params(rng, "rolls")
 
 
 def test_corrupted_or_unknown_extensions_are_one_line_errors(base_codec, crop, tmp_path, capsys):
@@ -86,7 +113,7 @@ def test_corrupted_or_unknown_extensions_are_one_line_errors(base_codec, crop, t
         base_codec.encode(crop), output="array"))
     assert container.read_header(with_blocks({0x85: b"later"})).transform is None  # optional: skipped
     crafted = [with_blocks({TRANSFORM: p}) for p in
-               (b"\xff\xff\xff\xff", b"\x00\x00\x00", (127 << 21).to_bytes(4, "big"))]  # top bit, size, > 64
+               (b"\xff\xff\xff\xff", b"\x00\x00\x00", (127 << 21).to_bytes(4, "big"))]  # > 64, size, > 64
     crafted.append(with_blocks({0x05: b"x"}))  # an unknown critical block
     crafted.append(with_blocks({TRANSFORM: TransformIndex(0, 64, 64, 64, 64).pack()}))  # larger than the image
     payload = TransformIndex(1, 2, 3, 4, 5).pack()

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from ..format.extensions import DEFAULT_TRANSFORM_FAMILY, TRANSFORM_FAMILIES
 from .args import device, positive_int
 
 
@@ -28,6 +29,10 @@ def add_commands(sub) -> None:
                    help="K-way encoding (the two-way defence for 2): code the image as it is and through K−1 "
                         "random invertible transforms, keep the cheapest by R + λD (default 1: off)")
     p.add_argument("--seed", type=int, default=None, help="seed of the K-way transforms (default: random)")
+    p.add_argument("--transforms", choices=TRANSFORM_FAMILIES, default=DEFAULT_TRANSFORM_FAMILY,
+                   help="the K-way transform family: 'same-size' (flips/quarter turns × a cyclic roll of 0-64 px; "
+                        "no pixel added, exact inverse; default) or 'paper' (the two-way paper's flips × stretch × "
+                        "shift, which add pixels)")
     p.add_argument("--sign", metavar="KEY", help="sign the file with this Ed25519 private key (slic keygen)")
     p.add_argument("--watermark", metavar="PAYLOAD",
                    help="embed a 40-bit payload (a watermark model: see slic train-watermark): 0x hex "
@@ -102,7 +107,8 @@ def cmd_encode(args) -> int:
 
         key = load_private_key(args.sign)  # a bad key fails before the work
     screen = args.screen or args.max_risk is not None or args.warn
-    data = codec.encode(image, ways=args.ways, seed=args.seed, watermark=args.watermark, screen=screen)
+    data = codec.encode(image, ways=args.ways, seed=args.seed, watermark=args.watermark, screen=screen,
+                        family=args.transforms)
     if screen:
         _check_risk(data, args)
     if key is not None:

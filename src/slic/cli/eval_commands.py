@@ -61,6 +61,9 @@ def add_commands(subparsers) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="DIR")
     p.add_argument("--limit", type=positive_int, default=None)
     p.add_argument("--out", help="output directory (default ./slic-eval-rd)")
+    p.add_argument("--anchors", nargs="*", choices=("jpeg", "webp"), default=["jpeg", "webp"],
+                   help="classical anchors coded by Pillow on the same images, each family compared with them "
+                        "(default: jpeg webp; give the flag alone for none)")
     common(p)
     p.set_defaults(func=cmd_eval_rd)
 
@@ -76,6 +79,7 @@ def add_commands(subparsers) -> None:
                    help="two-way: also code with the transform defence (unknown to the attacker)")
     p.add_argument("--k", type=int, default=2, help="K of the defence (default 2 = two-way)")
     p.add_argument("--eot", type=int, default=0, help="EoT: average the attack over N random transforms per step")
+    _transforms_arg(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the result as JSON here")
     common(p)
@@ -93,6 +97,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--eps", default="4/255"), p.add_argument("--step", default="2/255")
     p.add_argument("--iters", type=positive_int, default=50)
     p.add_argument("--eot", type=positive_int, default=24, help="random transforms per EoT-PGD step (default 24)")
+    _transforms_arg(p)
     p.add_argument("--seed", type=int, default=0)
     common(p)
     p.set_defaults(func=cmd_eval_twoway)
@@ -227,7 +232,8 @@ def cmd_eval_rd(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out or "slic-eval-rd")
-    result = run_rd(args.models, args.data, out, limit=args.limit, device=args.device, progress=not args.quiet)
+    result = run_rd(args.models, args.data, out, limit=args.limit, device=args.device, progress=not args.quiet,
+                    anchors=args.anchors)
     print(f"{'model':<36} {'family':<32} {'bpp':>8} {'PSNR':>8}")
     for r in result["models"]:
         print(f"{r['name']:<36} {r['family']:<32} {r['bpp']:8.4f} {r['psnr-rgb']:8.2f}")
@@ -240,8 +246,22 @@ def cmd_eval_rd(args) -> int:
                     f"({b:.4f}, {p:.2f})" for b, p in zip(pts["bpp"], pts["psnr-rgb"])))
     if not result["bd_rate_percent"]:
         print("BD-rate: n/a (needs a SLIC family and the vanilla family of the same architecture)")
+    for c in result["bd_rate_vs_anchors_percent"]:
+        if isinstance(c["bd-rate"], float):
+            print(f"BD-rate {c['test']} vs {c['anchor'].upper()} (Pillow): {c['bd-rate']:+.2f} %")
+        else:
+            points = ", ".join("outside the anchor's PSNR range" if v is None else f"{v:+.1f} %"
+                               for v in c["rate_at_equal_psnr_percent"])
+            print(f"rate vs {c['anchor'].upper()} (Pillow) at equal PSNR, {c['test']}: {points}")
     print(f"wrote {out}/rd.json, rd.png")
     return 0
+
+
+def _transforms_arg(p) -> None:
+    from ..format.extensions import DEFAULT_TRANSFORM_FAMILY, TRANSFORM_FAMILIES
+
+    p.add_argument("--transforms", choices=TRANSFORM_FAMILIES, default=DEFAULT_TRANSFORM_FAMILY,
+                   help="the defence's transform family, also EoT's (default: same-size, as slic encode --ways)")
 
 
 def _fraction(text: str) -> float:
@@ -259,7 +279,8 @@ def cmd_attack_pgd(args) -> int:
     from ..codec import default_model
 
     result = run_pgd(args.model or default_model(), args.image, args.target, _fraction(args.eps),
-                     _fraction(args.step), args.iters, args.defense, args.k, args.eot, args.seed, args.device)
+                     _fraction(args.step), args.iters, args.defense, args.k, args.eot, args.seed, args.device,
+                     family=args.transforms)
     print(f"PGD {result['target']} attack on {result['model']}: eps {result['eps'] * 255:.1f}/255, step "
           f"{result['step'] * 255:.1f}/255, {result['iters']} iterations, EoT {result['eot']}; "
           f"PSNR(x, x_adv) {result['perturbation_psnr']:.2f} dB")
@@ -292,7 +313,8 @@ def cmd_eval_twoway(args) -> int:
     model = args.model or default_model()
     cfg = TwoWayConfig(model, args.data, Path(args.out or f"slic-eval-twoway-{model}"), limit=args.limit,
                        crop=args.crop or None, ways=args.ways, targets=args.targets, eps=_fraction(args.eps),
-                       step=_fraction(args.step), iters=args.iters, eot=args.eot, seed=args.seed)
+                       step=_fraction(args.step), iters=args.iters, eot=args.eot, seed=args.seed,
+                       family=args.transforms)
     run_twoway(cfg, progress=not args.quiet)
     print((cfg.out / "table.md").read_text())
     print(f"wrote {cfg.out}/twoway.json, table.md, rd.png, kway.png")

@@ -101,16 +101,18 @@ class Codec:
         )
         return container.pack(header, [s[0] for s in out["strings"]])
 
-    def compress_kway(self, x: torch.Tensor, ways: int, seed=None) -> tuple[bytes, TransformIndex]:
+    def compress_kway(self, x: torch.Tensor, ways: int, seed=None,
+                      family: str = transforms.DEFAULT_FAMILY) -> tuple[bytes, TransformIndex]:
         """K-way compression (the two-way defence): code x as it is and through ways−1 random
-        transforms, keep the file with the lowest bpp + λ·255²·MSE (real bitstreams, real decodes)."""
+        transforms of `family` (`codec.transforms.FAMILIES`), keep the file with the lowest
+        bpp + λ·255²·MSE (real bitstreams, real decodes)."""
         if ways < 1:
             raise InputError(f"--ways must be at least 1, not {ways}")
         rng = np.random.default_rng(seed)
         lam = zoo.LAMBDAS.get(self.quality, zoo.LAMBDAS[4])
         h, w = x.shape[-2:]
         best = None
-        candidates = [TransformIndex()] + [random_transform(rng) for _ in range(ways - 1)]
+        candidates = [TransformIndex()] + [random_transform(rng, family) for _ in range(ways - 1)]
         for t in candidates:
             data = self.compress_tensor(x, transform=t)
             x_hat = self.decompress_tensor(data)
@@ -178,14 +180,15 @@ class Codec:
                 or header.latent_shape != (ph // MULTIPLE, pw // MULTIPLE)):
             raise FormatError("corrupted .slic file (inconsistent image and latent sizes)")
         t = header.transform
-        if t is not None and (header.height - t.dy - t.sh < 1 or header.width - t.dx - t.sw < 1):
+        if t is not None and min(transforms.inverse_size(header.height, header.width, **t.params())) < 1:
             raise FormatError("corrupted .slic file (transform larger than the coded image)")
 
     # -- images --------------------------------------------------------------------------------
     def encode(self, image, ways: int = 1, seed=None, watermark=None, screen: bool = False,
-               screen_threshold: float | None = None) -> bytes:
+               screen_threshold: float | None = None, family: str = transforms.DEFAULT_FAMILY) -> bytes:
         """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes. `ways` > 1 encodes with
-        the K-way (two-way for 2) defence, its random transforms drawn from `seed`. `watermark`
+        the K-way (two-way for 2) defence, its random transforms drawn from `seed` out of the
+        `family` ('same-size' or 'paper', `codec.transforms.FAMILIES`). `watermark`
         (a watermark model only: 0x-hex or text str, ≤ 5 bytes, or an int < 2^40) embeds that payload;
         without it a watermark model writes a cover. `screen` decodes the result once more and stores
         the miscompression screening summary (`codec.screening`) in the file."""
@@ -197,7 +200,7 @@ class Codec:
                 raise InputError("--watermark and --ways cannot be combined")
             data = self.compress_tensor(x, latent_hook=hook)
         else:
-            data = self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed)[0]
+            data = self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed, family)[0]
         if screen:
             from . import screening
 
@@ -279,10 +282,9 @@ class Codec:
         return f"Codec({self.name!r}, quality={self.quality}, device={str(self.device)!r})"
 
 
-def random_transform(rng: np.random.Generator) -> TransformIndex:
-    """One of the two-way paper's ≈ 1.4·10⁸ transforms, uniformly."""
-    k, sh, sw, dy, dx = (int(v) for v in rng.integers(0, [8, 65, 65, 65, 65]))
-    return TransformIndex(k, sh, sw, dy, dx)
+def random_transform(rng: np.random.Generator, family: str = transforms.DEFAULT_FAMILY) -> TransformIndex:
+    """One transform of `family` (`codec.transforms.FAMILIES`), uniformly."""
+    return TransformIndex(**transforms.random_params(rng, family))
 
 
 def from_tensor(x: torch.Tensor, output: str = "pil"):

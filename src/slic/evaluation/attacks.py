@@ -26,11 +26,9 @@ from ..codec.differentiable import differentiable_code, straight_through
 from ..errors import InputError
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import load_image
-from ..codec.transforms import twoway, twoway_inverse
+from ..codec.transforms import random_params, twoway, twoway_inverse
 from ..zoo import LAMBDAS
 from .psnr import psnr
-
-MAX_STRETCH = MAX_SHIFT = 64  # the two-way paper's ranges, each axis
 
 
 def rd_lambda(quality: int) -> float:
@@ -48,7 +46,8 @@ class Transform:
     turns), `stretch` (rows, cols added by a bicubic resize), `shift` (rows, cols of replicate
     padding added at the top/left, which moves the content against the codec's 16-px latent grid).
     The inverse undoes them in reverse: crop the padding (exact), resize back (approximate: the
-    only lossy step) and undo the flip/rotation (exact). It is the registry's `twoway` op
+    only lossy step) and undo the flip/rotation (exact). With `cyclic` the shift is a roll that
+    wraps round (the 'same-size' family, `codec.transforms`). It is the registry's `twoway` op
     (`slic.ops.geometric`) with these parameters; the stretch is a plain bicubic resize both ways
     (measured the closest round trip: 45 dB on a 96-px Kodak crop stretched by 33×49 px, vs 37 dB
     with antialiasing and 30 dB for area).
@@ -57,22 +56,23 @@ class Transform:
     dihedral: int = 0
     stretch: tuple[int, int] = (0, 0)
     shift: tuple[int, int] = (0, 0)
+    cyclic: bool = False
 
     @classmethod
-    def random(cls, rng: np.random.Generator) -> "Transform":
-        d, sh, sw, dy, dx = (int(v) for v in rng.integers(0, [8, MAX_STRETCH + 1, MAX_STRETCH + 1,
-                                                               MAX_SHIFT + 1, MAX_SHIFT + 1]))
-        return cls(d, (sh, sw), (dy, dx))
+    def random(cls, rng: np.random.Generator, family: str = "paper") -> "Transform":
+        """One transform of `family` (`codec.transforms.FAMILIES`), uniformly."""
+        p = random_params(rng, family)
+        return cls(p["k"], (p["sh"], p["sw"]), (p["dy"], p["dx"]), p["cyclic"])
 
     @property
     def is_identity(self) -> bool:
-        return self == Transform()
+        return (self.dihedral, self.stretch, self.shift) == (0, (0, 0), (0, 0))
 
     @property
     def params(self) -> dict:
         """The `twoway` op's parameters for this transform."""
         return {"k": self.dihedral, "sh": self.stretch[0], "sw": self.stretch[1], "dy": self.shift[0],
-                "dx": self.shift[1]}
+                "dx": self.shift[1], "cyclic": self.cyclic}
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         return twoway(x, **self.params)
@@ -81,7 +81,8 @@ class Transform:
         return twoway_inverse(x, **self.params)
 
     def as_dict(self) -> dict:
-        return {"dihedral": self.dihedral, "stretch": list(self.stretch), "shift": list(self.shift)}
+        out = {"dihedral": self.dihedral, "stretch": list(self.stretch), "shift": list(self.shift)}
+        return {**out, "cyclic": True} if self.cyclic else out
 
 
 def code(codec, x: torch.Tensor) -> tuple[int, torch.Tensor]:
@@ -107,7 +108,7 @@ class Choice:
 
 
 def kway_compress(codec, x: torch.Tensor, k: int, rng: np.random.Generator, lam: float | None = None,
-                  coder=code) -> tuple[Choice, list[Choice]]:
+                  coder=code, family: str = "paper") -> tuple[Choice, list[Choice]]:
     """K-way compression: code x under the identity and k−1 random transforms, keep the cheapest.
 
     The rate is bits per pixel of x (the ≤ 28 bits of transform index are left out: the same for
@@ -120,7 +121,7 @@ def kway_compress(codec, x: torch.Tensor, k: int, rng: np.random.Generator, lam:
     lam = rd_lambda(codec.quality) if lam is None else lam
     h, w = x.shape[-2:]
     choices = []
-    for t in [Transform()] + [Transform.random(rng) for _ in range(k - 1)]:
+    for t in [Transform()] + [Transform.random(rng, family) for _ in range(k - 1)]:
         bits, y = coder(codec, t.apply(x))
         x_hat = quantize_8bit(t.invert(y))
         mse = float((x_hat.double() - x.double()).pow(2).mean())
@@ -148,12 +149,12 @@ def attack_loss(net, x: torch.Tensor, x_adv: torch.Tensor, target: str, transfor
 
 def pgd_attack(codec, x: torch.Tensor, target: str = "distortion", eps: float = 4 / 255,
                step: float = 2 / 255, iters: int = 50, eot: int = 0,
-               rng: np.random.Generator | None = None) -> tuple[torch.Tensor, dict]:
+               rng: np.random.Generator | None = None, family: str = "paper") -> tuple[torch.Tensor, dict]:
     """L∞ PGD on the codec's differentiable forward: x_{t+1} = x_t + step·sign(∇L), |x_t − x| ≤ eps.
 
     No random start, as in the two-way paper's eq. (3). eot > 0 averages the loss over that many
-    random transforms per step (Expectation over Transformation, the white-box attack on two-way
-    compression); eot = 0 attacks the identity path only (the defence is unknown to the attacker).
+    random transforms of `family` per step (Expectation over Transformation, the white-box attack on
+    two-way compression); eot = 0 attacks the identity path only (the defence is unknown to the attacker).
     Returns the adversarial image rounded to the 8-bit grid, and the loss before and after.
     """
     if target not in ("distortion", "rate"):
@@ -167,7 +168,7 @@ def pgd_attack(codec, x: torch.Tensor, target: str = "distortion", eps: float = 
     losses = []
     with straight_through(net), torch.enable_grad():
         for _ in range(iters):
-            transforms = [Transform.random(rng) for _ in range(eot)] if eot else [Transform()]
+            transforms = [Transform.random(rng, family) for _ in range(eot)] if eot else [Transform()]
             loss = attack_loss(net, x, (x + delta).clamp(0, 1), target, transforms)
             (grad,) = torch.autograd.grad(loss, delta)
             losses.append(float(loss.detach()))
@@ -183,14 +184,15 @@ def pgd_attack(codec, x: torch.Tensor, target: str = "distortion", eps: float = 
 
 def run_pgd(model: str, image, target: str = "distortion", eps: float = 4 / 255, step: float = 2 / 255,
             iters: int = 50, defense: str = "none", k: int = 2, eot: int = 0, seed: int = 0,
-            device: str = "cpu") -> dict:
+            device: str = "cpu", family: str = "paper") -> dict:
     """PGD on the identity path, then real-bitstream bpp and PSNR(x, x̂) for clean and adversarial
-    inputs, without and (defense='two-way', K-way for k > 2) with the transform defence."""
+    inputs, without and (defense='two-way', K-way for k > 2) with the transform defence, whose
+    transforms (and EoT's) come from `family`."""
     if defense not in ("none", "two-way"):
         raise InputError(f"--defense must be none or two-way, not {defense!r}")
     codec = load_codec(model, device)
     x = to_tensor(load_image(image))
-    x_adv, losses = pgd_attack(codec, x, target, eps, step, iters, eot, np.random.default_rng(seed))
+    x_adv, losses = pgd_attack(codec, x, target, eps, step, iters, eot, np.random.default_rng(seed), family)
     h, w = x.shape[-2:]
     rows = []
     for label, inp in (("clean", x), ("adversarial", x_adv)):
@@ -198,7 +200,7 @@ def run_pgd(model: str, image, target: str = "distortion", eps: float = 4 / 255,
         rows.append({"input": label, "defense": "none", "bpp": bits / (h * w), "psnr-rgb": psnr(x, x_hat),
                      "psnr-rgb-vs-input": psnr(inp, x_hat)})
         if defense == "two-way":
-            best, _ = kway_compress(codec, inp, k, np.random.default_rng([seed, len(rows)]))
+            best, _ = kway_compress(codec, inp, k, np.random.default_rng([seed, len(rows)]), family=family)
             rows.append({"input": label, "defense": f"{k}-way", "bpp": best.bpp, "psnr-rgb": psnr(x, best.x_hat),
                          "psnr-rgb-vs-input": psnr(inp, best.x_hat), "transform": best.transform.as_dict()})
     return {"model": model, "image": str(image), "target": target, "eps": eps, "step": step, "iters": iters,

@@ -1,5 +1,12 @@
 """`slic eval-rd`: rate–distortion points of several models with real bitstreams, grouped into
-families (vanilla / SLIC per architecture), with Bjøntegaard delta rates."""
+families (vanilla / SLIC per architecture), with Bjøntegaard delta rates.
+
+Besides each SLIC family against its vanilla family, every family is compared with classical
+anchors coded by Pillow on the same images (`ANCHORS`: JPEG 4:2:0 and WebP over a quality ladder).
+A family of fewer than four points has no BD-rate; for each of its points the report gives instead
+the rate change against the anchor curve at the same PSNR (the anchor's log-rate interpolated,
+piecewise-cubic Hermite, as inside BD-rate) — 0 % on the curve, negative below it in rate.
+"""
 
 from __future__ import annotations
 
@@ -55,17 +62,71 @@ def bd_rate(rate_a, psnr_a, rate_b, psnr_b, method: str = "pchip") -> float:
     return float((10 ** ((integrals[1] - integrals[0]) / (high - low)) - 1) * 100)
 
 
+ANCHOR_QUALITIES = (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+ANCHORS = {  # name → Pillow format and save options (Pillow's defaults otherwise: JPEG 4:2:0)
+    "jpeg": ("JPEG", {}),
+    "webp": ("WEBP", {"method": 6}),
+}
+
+
+def rate_at_equal_psnr(anchor_rate, anchor_psnr, rate: float, quality: float) -> float | None:
+    """Rate change (%) of one (rate, PSNR) point against an anchor curve at the same PSNR: the
+    anchor's log10(rate) interpolated (pchip) at `quality`; None outside the anchor's PSNR range."""
+    from scipy.interpolate import PchipInterpolator
+
+    order = np.argsort(anchor_psnr)
+    q, log_rate = np.asarray(anchor_psnr, float)[order], np.log10(np.asarray(anchor_rate, float)[order])
+    if len(q) < 2 or np.any(np.diff(q) <= 0) or not q[0] <= quality <= q[-1]:
+        return None
+    return float((rate / 10 ** PchipInterpolator(q, log_rate)(quality) - 1) * 100)
+
+
+def anchor_curve(images: list[np.ndarray], name: str, qualities=ANCHOR_QUALITIES) -> dict:
+    """Mean bpp and PSNR-RGB of a Pillow anchor over `images` (uint8 H×W×3), one point per quality."""
+    from ..ops.compression import pil_code
+
+    fmt, options = ANCHORS[name]
+    bpps, psnrs = [], []
+    for q in qualities:
+        rows = [pil_code(img, fmt, quality=q, **options) for img in images]
+        bpps.append(float(np.mean([8 * n / (img.shape[0] * img.shape[1]) for (n, _), img in zip(rows, images)])))
+        psnrs.append(float(np.mean([psnr(img, out) for (_, out), img in zip(rows, images)])))
+    return {"name": name, "qualities": list(qualities), "results": {"bpp": bpps, "psnr-rgb": psnrs}}
+
+
+def _compare(test: dict, anchor: dict) -> dict:
+    """BD-rate of a family against an anchor curve, or, with too few points, the per-point rate
+    change at equal PSNR (`rate_at_equal_psnr`)."""
+    entry = {"test": test["name"], "anchor": anchor["name"], "test_points": test["results"],
+             "anchor_points": anchor["results"]}
+    try:
+        entry["bd-rate"] = bd_rate(anchor["results"]["bpp"], anchor["results"]["psnr-rgb"],
+                                   test["results"]["bpp"], test["results"]["psnr-rgb"])
+    except InputError as exc:
+        entry["bd-rate"], entry["reason"] = "n/a", str(exc)
+        entry["rate_at_equal_psnr_percent"] = [
+            rate_at_equal_psnr(anchor["results"]["bpp"], anchor["results"]["psnr-rgb"], b, p)
+            for b, p in zip(test["results"]["bpp"], test["results"]["psnr-rgb"])]
+    return entry
+
+
 def family(spec) -> str:
     """'SLIC <arch>' or 'vanilla <arch>': the curves an RD plot compares."""
     return f"{'SLIC' if spec.is_slic else 'vanilla'} {spec.arch}"
 
 
-def run_rd(models, data, out: Path, limit: int | None = None, device: str = "cpu", progress: bool = True) -> dict:
-    """Mean bpp / PSNR per model with real bitstreams, grouped into families, with BD-rates."""
+def run_rd(models, data, out: Path, limit: int | None = None, device: str = "cpu", progress: bool = True,
+           anchors=tuple(ANCHORS)) -> dict:
+    """Mean bpp / PSNR per model with real bitstreams, grouped into families, with BD-rates against
+    the vanilla family and against the Pillow `anchors`."""
     from tqdm.auto import tqdm
 
+    unknown = [a for a in anchors if a not in ANCHORS]
+    if unknown:
+        raise InputError(f"unknown anchor {unknown[0]!r} (choose from {', '.join(ANCHORS)})")
     images = find_images(data, limit)
-    tensors = [to_tensor(load_image(p)) for p in images]
+    pixels = [load_image(p) for p in images]
+    tensors = [to_tensor(img) for img in pixels]
     rows = []
     for name in models:
         codec, spec = load_codec(name, device), zoo.get_spec(name)
@@ -86,23 +147,19 @@ def run_rd(models, data, out: Path, limit: int | None = None, device: str = "cpu
     comparisons = []
     for name, fam in families.items():
         anchor = families.get(name.replace("SLIC ", "vanilla ", 1)) if name.startswith("SLIC ") else None
-        if anchor is None:
-            continue
-        entry = {"test": name, "anchor": anchor["name"], "test_points": fam["results"],
-                 "anchor_points": anchor["results"]}
-        try:
-            entry["bd-rate"] = bd_rate(anchor["results"]["bpp"], anchor["results"]["psnr-rgb"],
-                                       fam["results"]["bpp"], fam["results"]["psnr-rgb"])
-        except InputError as exc:
-            entry["bd-rate"], entry["reason"] = "n/a", str(exc)
-        comparisons.append(entry)
+        if anchor is not None:
+            comparisons.append(_compare(fam, anchor))
+    classical = [anchor_curve(pixels, a) for a in anchors]
+    against_anchors = [_compare(fam, a) for fam in families.values() for a in classical]
     result = {"images": [str(p) for p in images], "models": rows, "families": list(families.values()),
-              "bd_rate_percent": comparisons}
+              "anchors": classical, "bd_rate_percent": comparisons, "bd_rate_vs_anchors_percent": against_anchors}
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "rd.json", result)
     arches = {r["arch"] for r in rows}
-    plot_rd(out / "rd.png", [], arch=arches.pop() if len(arches) == 1 else None,
-            curves={f["name"]: (f["results"]["bpp"], f["results"]["psnr-rgb"]) for f in families.values()})
+    curves = {f["name"]: (f["results"]["bpp"], f["results"]["psnr-rgb"]) for f in families.values()}
+    curves.update({f"{a['name'].upper()} (Pillow)": (a["results"]["bpp"], a["results"]["psnr-rgb"]) for a in classical})
+    plot_rd(out / "rd.png", [], arch=arches.pop() if len(arches) == 1 else None, curves=curves,
+            max_bpp=2.0 * max(r["bpp"] for r in rows) if rows else None)
     return result
 
 

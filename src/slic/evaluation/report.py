@@ -155,8 +155,9 @@ def _short_label(key: str) -> str:
 
 
 def plot_rd(path: Path, points: list[tuple[str, float, float]], arch: str | None = None,
-            curves: dict | None = None) -> None:
-    """rd.png: measured (bpp, PSNR) points/curves, with CompressAI's published curve for `arch` if known."""
+            curves: dict | None = None, max_bpp: float | None = None) -> None:
+    """rd.png: measured (bpp, PSNR) points/curves, with CompressAI's published curve for `arch` if
+    known; `max_bpp` limits the rate axis (anchor ladders reach far beyond the models' points)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.2))
     if arch in PUBLISHED_RD:
@@ -165,6 +166,8 @@ def plot_rd(path: Path, points: list[tuple[str, float, float]], arch: str | None
         ax.plot(rates, psnrs, marker="o", label=label)
     for label, bpp, value in points:
         ax.plot([bpp], [value], marker="o", linestyle="none", markersize=8, label=label)
+    if max_bpp is not None:
+        ax.set_xlim(0, max_bpp)
     ax.set_xlabel("bpp")
     ax.set_ylabel("PSNR-RGB (dB)")
     ax.set_title("Rate–distortion (real bitstreams)")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..codec import load_codec
+from ..format.extensions import DEFAULT_TRANSFORM_FAMILY
 from ..io.atomic import write_json, write_text
 from ..io.convert import to_tensor, to_uint8
 from ..io.images import find_images, load_image
@@ -40,6 +41,7 @@ class TwoWayConfig:
     iters: int = 50
     eot: int = 24
     seed: int = 0
+    family: str = DEFAULT_TRANSFORM_FAMILY  # K-way's transforms, and EoT's (`codec.transforms`)
 
 
 def _centre(img: np.ndarray, side: int | None) -> np.ndarray:
@@ -50,10 +52,10 @@ def _centre(img: np.ndarray, side: int | None) -> np.ndarray:
     return np.ascontiguousarray(img[top:top + side, left:left + side])
 
 
-def measure(codec, x: np.ndarray, inp: np.ndarray, k: int, seed: int) -> dict:
+def measure(codec, x: np.ndarray, inp: np.ndarray, k: int, seed: int, family: str = DEFAULT_TRANSFORM_FAMILY) -> dict:
     """Code `inp` with K-way encoding; bpp and PSNR against the clean x and against the input."""
     t0 = time.perf_counter()
-    data = codec.encode(inp, ways=k, seed=seed)
+    data = codec.encode(inp, ways=k, seed=seed, family=family)
     t1 = time.perf_counter()
     out = codec.decode(data, output="array")
     t2 = time.perf_counter()
@@ -79,10 +81,10 @@ def run_twoway(cfg: TwoWayConfig, progress: bool = True) -> dict:
                     inp = x
                 else:
                     adv, _ = pgd_attack(codec, to_tensor(x), target, cfg.eps, cfg.step, cfg.iters, eot,
-                                        np.random.default_rng([cfg.seed, index, eot]))
+                                        np.random.default_rng([cfg.seed, index, eot]), cfg.family)
                     inp = to_uint8(adv)
                 for k in cfg.ways:
-                    rec = measure(codec, x, inp, k, seed=cfg.seed + index)
+                    rec = measure(codec, x, inp, k, seed=cfg.seed + index, family=cfg.family)
                     records.append({"image": path.name, "target": target, "attack": attack, "ways": k, **rec})
                     bar.update(1)
     bar.close()

@@ -29,40 +29,43 @@ MAX_EXTENSIONS = 16
 MAX_EXTENSION_BYTES = 1 << 16
 KNOWN = {TRANSFORM: "transform", SIGNATURE: "signature", RISK: "risk"}
 TRANSFORM_LIMIT = 64  # stretch and shift, each axis, as the two-way paper
+TRANSFORM_FAMILIES = ("same-size", "paper")  # what K-way encoding draws from (`codec.transforms`)
+DEFAULT_TRANSFORM_FAMILY = "same-size"
 
 
 @dataclass(frozen=True)
 class TransformIndex:
-    """The two-way transform: dihedral k (0-7), stretch (sh, sw) and shift (dy, dx) pixels (0-64).
+    """The two-way transform: dihedral k (0-7), stretch (sh, sw) and shift (dy, dx) pixels (0-64);
+    `cyclic` makes the shift a roll that wraps round (the same-size family, no pixel added).
 
-    Packed in 31 bits of a big-endian u32: k (3) | sh (7) | sw (7) | dy (7) | dx (7)."""
+    Packed in a big-endian u32: cyclic (1) | k (3) | sh (7) | sw (7) | dy (7) | dx (7)."""
 
     k: int = 0
     sh: int = 0
     sw: int = 0
     dy: int = 0
     dx: int = 0
+    cyclic: bool = False
 
     @property
     def is_identity(self) -> bool:
-        return self == TransformIndex()
+        return (self.k, self.sh, self.sw, self.dy, self.dx) == (0, 0, 0, 0, 0)
 
     def params(self) -> dict:
-        return {"k": self.k, "sh": self.sh, "sw": self.sw, "dy": self.dy, "dx": self.dx}
+        return {"k": self.k, "sh": self.sh, "sw": self.sw, "dy": self.dy, "dx": self.dx, "cyclic": self.cyclic}
 
     def pack(self) -> bytes:
         if not 0 <= self.k <= 7 or not all(0 <= v <= TRANSFORM_LIMIT for v in (self.sh, self.sw, self.dy, self.dx)):
             raise ValueError(f"transform out of range: {self}")
-        return struct.pack(">I", (self.k << 28) | (self.sh << 21) | (self.sw << 14) | (self.dy << 7) | self.dx)
+        return struct.pack(">I", (bool(self.cyclic) << 31) | (self.k << 28) | (self.sh << 21) | (self.sw << 14)
+                           | (self.dy << 7) | self.dx)
 
     @classmethod
     def unpack(cls, payload: bytes) -> "TransformIndex":
         if len(payload) != 4:
             raise FormatError("corrupted .slic file (transform block must be 4 bytes)")
         (v,) = struct.unpack(">I", payload)
-        if v >> 31:
-            raise FormatError("corrupted .slic file (transform block has its top bit set)")
-        t = cls((v >> 28) & 7, (v >> 21) & 127, (v >> 14) & 127, (v >> 7) & 127, v & 127)
+        t = cls((v >> 28) & 7, (v >> 21) & 127, (v >> 14) & 127, (v >> 7) & 127, v & 127, bool(v >> 31))
         if max(t.sh, t.sw, t.dy, t.dx) > TRANSFORM_LIMIT:
             raise FormatError("corrupted .slic file (transform stretch or shift above 64)")
         return t

@@ -25,13 +25,19 @@ from .registry import register
 _SUBSAMPLING = {"420": 2, "422": 1, "444": 0}
 
 
-def pil_roundtrip(img: np.ndarray, fmt: str, **kwargs) -> np.ndarray:
-    """Encode a uint8 H×W×3 image with Pillow in memory and decode it again."""
+def pil_code(img: np.ndarray, fmt: str, **kwargs) -> tuple[int, np.ndarray]:
+    """Encode a uint8 H×W×3 image with Pillow in memory and decode it again: (bytes written, decoded)."""
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format=fmt, **kwargs)
+    size = buf.tell()
     buf.seek(0)
     with Image.open(buf) as im:
-        return np.asarray(im.convert("RGB")).copy()
+        return size, np.asarray(im.convert("RGB")).copy()
+
+
+def pil_roundtrip(img: np.ndarray, fmt: str, **kwargs) -> np.ndarray:
+    """Encode a uint8 H×W×3 image with Pillow in memory and decode it again."""
+    return pil_code(img, fmt, **kwargs)[1]
 
 
 def real_jpeg(img: np.ndarray, quality: int, chroma: str = "420") -> np.ndarray:
