@@ -100,3 +100,34 @@ def test_cli_verify_errors(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "nope.png")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err and all(line.startswith("slic: error:") for line in err)
+
+
+def test_boundary_refinement_keeps_the_verdict_and_stays_near_the_region(decoded, kodim_crop):
+    from dataclasses import replace
+
+    from slic.verify import DEFAULT_PARAMS
+
+    codec, x, x1 = decoded
+    t = tamper("splice", x1, kodim_crop(20, (256, 384)), np.random.default_rng(5))
+    coarse = verify_image(t.image, codec, replace(DEFAULT_PARAMS, refine_sigma=0.0))
+    fine = verify_image(t.image, codec, replace(DEFAULT_PARAMS, refine_sigma=2.0))
+    assert fine.verdict == coarse.verdict == "tampered" and fine.regions == coarse.regions
+    assert fine.foreign.any() and not np.array_equal(fine.foreign, coarse.foreign)
+    ys, xs = np.nonzero(coarse.foreign)
+    pad = int(4 * DEFAULT_PARAMS.sigma)
+    inside = np.zeros_like(coarse.foreign)
+    inside[max(0, ys.min() - pad):ys.max() + pad, max(0, xs.min() - pad):xs.max() + pad] = True
+    assert not (fine.foreign & ~inside).any()  # redrawn only in the band around the coarse region
+
+
+def test_eval_verify_calibrates_on_train_and_reports(shared_dir, kodak_dir, tmp_path, capsys):
+    out = tmp_path / "ev"  # calibration on 256² sample photos, the report on one Kodak image
+    assert main(["-q", "eval-verify", "--train", str(shared_dir / "data" / "samples" / "clic"), "--train-limit", "3",
+                 "--data", str(kodak_dir / "kodim05.png"), "--out", str(out), "--threads", "1"]) == 0
+    report = json.loads((out / "summary.json").read_text())
+    assert report["calibration"]["items"] == 3 * 9 and set(report["calibration"]["refine_sigma_f1"]) == {"0.0", "2.0", "4.0"}
+    params = json.loads((out / "params.json").read_text())
+    assert params["refine_sigma"] in (0.0, 2.0, 4.0) and 0 < params["min_region"] <= 0.032
+    kinds = report["test"]["per_kind"]
+    assert kinds["untampered"]["verdicts"]["tampered"] == 0 and kinds["raw"]["verdicts"]["unprotected"] == 1
+    assert "| splice |" in (out / "table.md").read_text()

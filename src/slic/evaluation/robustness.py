@@ -49,6 +49,7 @@ OPERATIONS: dict[str, tuple[str, str, bool]] = {
     "rotate-90": ("geometry", "dihedral:k=1", True),
     "rotate-180": ("geometry", "dihedral:k=2", False),
     "mirror": ("geometry", "flip", False),
+    "roll-13-29": ("geometry", "roll:dy=13:dx=29", False),
     "perspective": ("geometry", "perspective:d=0.05:seed=1", False),
     "shear": ("geometry", "shear:sx=0.1:sy=0", False),
     "grayscale": ("colour", "gray", False),

@@ -10,7 +10,9 @@ Calibration (training photos only), on a grid:
     component of the untampered items (incl. their JPEG re-saves), so none reads as tampered; the pair
     is scored by ½ (mean pixel F1 of the splice-like kinds) + ½ (share of tampered items called
     tampered), and the best pair is kept;
-  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item.
+  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item;
+  * `refine_sigma` (boundary redrawing, `verify.tamper_map` step 6): the value of `REFINE_GRID` with the
+    best mean pixel F1 of the splice-like kinds (it cannot change a verdict).
 
 Report (test photos, calibrated parameters): per kind, pixel ROC-AUC of the map, F1 and IoU of the
 foreign mask (copy-move: against both copies), the share called `tampered`; false `tampered` verdicts
@@ -38,6 +40,7 @@ FOREIGN_GRID = (20, 30, 40, 50, 60)
 FLAT_GRID = (0.0, 2.0, 4.0)
 DARK_GRID = (6.0, 30.0)
 SIGMA_GRID = (4.0, 8.0)
+REFINE_GRID = (0.0, 2.0, 4.0)
 REGION_GRID = (0.001, 0.002, 0.003, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024, 0.032)
 
 
@@ -146,11 +149,17 @@ def calibrate(items: list[dict]) -> tuple[VerifyParams, dict]:
                  for i, it in enumerate(items) if it["kind"] in ("raw", "untampered", "untampered_jpeg90")}
     raw_max = max(v for i, v in protected.items() if items[i]["kind"] == "raw")
     honest_min = min(v for i, v in protected.items() if items[i]["kind"] != "raw")
-    params = replace(params, protected_min=float((raw_max + honest_min) / 2), copy_move=True)
+    params = replace(params, protected_min=float((raw_max + honest_min) / 2))
+    splice = [it for it in items if it["kind"] in SPLICE_LIKE]
+    refine_f1 = {rs: float(np.mean([_f1_iou(analyse(it["image"], it["recompressed"], "",
+                                                     replace(params, refine_sigma=rs)).foreign, it["mask"])[0]
+                                     for it in splice])) for rs in REFINE_GRID}
+    params = replace(params, refine_sigma=max(refine_f1, key=refine_f1.get), copy_move=True)
     report = {"grid": {f"sigma={sg},foreign_below={fb},flat_std={fl},dark={dk}": {k: round(v, 4) for k, v in g.items()}
                        for (sg, fb, fl, dk), g in grid.items()},
               "chosen": {k: round(v, 4) for k, v in best.items()}, "raw_protected_max": raw_max,
-              "untampered_protected_min": honest_min, "items": len(items), "params": asdict(params)}
+              "untampered_protected_min": honest_min, "refine_sigma_f1": refine_f1, "items": len(items),
+              "params": asdict(params)}
     return params, report
 
 

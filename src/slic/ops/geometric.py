@@ -169,6 +169,15 @@ register(Op("dihedral", "geometry", dihedral, {"k": Param(1, 7, integer=True)}, 
 register(Op("flip", "geometry", lambda x: x.flip(-1), doc="mirror left-right"))
 
 
+def _roll(x, dy: int, dx: int):
+    return torch.roll(x, (int(dy), int(dx)), dims=(-2, -1))
+
+
+register(Op("roll", "geometry", _roll, {"dy": Param(1, 63, integer=True), "dx": Param(0, 63, integer=True)},
+            doc="cyclic shift: rows/columns leaving at the bottom/right re-enter at the top/left (K-way's "
+                "same-size family, without the flip)"))
+
+
 register(Op("twoway", "geometry", twoway, {
     "k": Param(0, 7, integer=True), "sh": Param(0, 64, integer=True), "sw": Param(0, 64, integer=True),
     "dy": Param(0, 64, integer=True), "dx": Param(0, 64, integer=True)}, resizes=True,
