@@ -78,14 +78,15 @@ def test_load_codec_is_cached_and_named():
     assert a.name == "bmshj2018-hyperprior-q4-cpu14k" and a.quality == 4 and len(a.digest) == 8
 
 
-def test_a_retired_default_still_decodes_files_written_under_its_old_name(kodim_crop, tmp_path):
-    """slic-default v1 files carry the model name 'slic-default'; after a new default ships under that
-    name, `slic decode` picks v1 by its card's former_names and the weights digest."""
+@pytest.mark.parametrize("retired", ["slic-default-v1", "slic-default-v2"])
+def test_a_retired_default_still_decodes_files_written_under_its_old_name(retired, kodim_crop, tmp_path):
+    """slic-default v1 and v2 files carry the model name 'slic-default'; after a new default ships under
+    that name, `slic decode` picks the retired weights by their card's former_names and digest."""
     import slic
     from slic.cli import main
     from slic.format import container
 
-    v1 = slic.load_codec("slic-default-v1")
+    v1 = slic.load_codec(retired)
     header, strings = container.unpack(v1.encode(kodim_crop(3, 64)))
     as_written_by_v1 = container.pack(container.SlicHeader(**{**header.__dict__, "model": "slic-default"}), strings)
     (tmp_path / "old.slic").write_bytes(as_written_by_v1)

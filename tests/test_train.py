@@ -113,3 +113,16 @@ dist.destroy_process_group()
                            "--master_port", "29517", str(script)], capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "ok-0").exists() and (tmp_path / "ok-1").exists()
+
+
+def test_attacker_spec_default_plus_more_members():
+    from slic.attacker import DEFAULT_ATTACKER, AdaptiveAttacker
+    from slic.cli.train_commands import _attacker_spec
+
+    assert _attacker_spec("default") == DEFAULT_ATTACKER
+    spec = _attacker_spec("default,crop:top=2-2:left=0-63,paste_on")
+    assert spec == DEFAULT_ATTACKER + ",crop:top=2-2:left=0-63,paste_on"
+    labels = AdaptiveAttacker(spec).labels
+    assert len(labels) == len(AdaptiveAttacker(DEFAULT_ATTACKER).labels) + 2 and "paste_on" in labels
+    with pytest.raises(Exception, match="twice"):
+        _attacker_spec("default,gray")  # already a default member

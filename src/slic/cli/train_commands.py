@@ -38,7 +38,8 @@ def add_commands(sub) -> None:
     p.add_argument("--metric", default="gmsd", help="perceptual metric P (gmsd, lpips, dists, ...)")
     p.add_argument("--noise", default="blur,affine,jpeg", help="the preprint's noise attacker spec (see slic.attacker.noise)")
     p.add_argument("--attacker", nargs="?", const="default", metavar="SPEC",
-                   help="the adaptive attacker over the op registry instead of --noise: 'default' or a spec "
+                   help="the adaptive attacker over the op registry instead of --noise: 'default', 'default,MORE' "
+                        "(the default members plus more) or a spec "
                         "such as 'jpeg:q=30-95,resize:factor=0.4-1.6,gray,codec,chain:n=2-3' (slic.attacker)")
     p.add_argument("--local-weight", type=float, default=0.0,
                    help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
@@ -69,7 +70,8 @@ def _attacker_spec(value: str | None) -> str | None:
         return None
     from ..attacker import DEFAULT_ATTACKER, AdaptiveAttacker
 
-    spec = DEFAULT_ATTACKER if value == "default" else value
+    head, _, extra = value.partition(",")
+    spec = DEFAULT_ATTACKER + ("," + extra if extra else "") if head.strip() == "default" else value
     AdaptiveAttacker(spec)  # fail on a bad spec before loading anything
     return spec
 

@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..format.extensions import DEFAULT_TRANSFORM_FAMILY as DEFAULT_FAMILY
-from ..format.extensions import TRANSFORM_FAMILIES as FAMILIES
-from ..format.extensions import TRANSFORM_LIMIT as LIMIT
+from ..format.extensions import DEFAULT_TRANSFORM_FAMILY as DEFAULT_FAMILY, TRANSFORM_FAMILIES as FAMILIES, \
+    TRANSFORM_LIMIT as LIMIT
 
 
 def dihedral(x, k: int):
@@ -38,8 +37,6 @@ def dihedral(x, k: int):
 def dihedral_inverse(x, k: int):
     x = torch.rot90(x, -(k % 4), dims=(-2, -1))
     return x.flip(-1) if k >= 4 else x
-
-
 
 
 def twoway(x, k: int, sh: int, sw: int, dy: int, dx: int, cyclic: bool = False):
