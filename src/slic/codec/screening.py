@@ -22,7 +22,7 @@ import numpy as np
 from ..format.extensions import RiskSummary
 
 TILE = 32
-DEFAULT_THRESHOLD = 0.137  # calibrated: `slic eval-screening` (docs/RESULTS.md §18)
+DEFAULT_THRESHOLD = 0.131  # calibrated for slic-default v3: `slic eval-screening` (docs/RESULTS.md §18)
 STRONG_EDGE = 160.0  # Sobel magnitude (0–255 luma) of a strong edge
 _C = 1e3 * TILE * TILE  # stabiliser of the gradient similarity (flat tiles are not at risk)
 

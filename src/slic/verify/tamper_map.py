@@ -43,18 +43,18 @@ UNVERIFIABLE_GREY = 64
 @dataclass(frozen=True)
 class VerifyParams:
     """The thresholds; the defaults are the calibration of `slic eval-verify --train ../shared/data/train
-    --train-limit 40` for `slic-default` (docs/RESULTS.md §16)."""
+    --train-limit 40` for `slic-default` v3 (docs/RESULTS.md §16, fourth-session part)."""
 
-    sigma: float = 8.0
-    foreign_below: float = 50.0
+    sigma: float = 4.0
+    foreign_below: float = 40.0
     flat_std: float = 0.0
     dark: float = 6.0
     bright: float = 249.0
     edge_px: int = 16
     min_region: float = 0.032
-    protected_min: float = 0.474
+    protected_min: float = 0.477
     copy_move: bool = True
-    refine_sigma: float = 0.0
+    refine_sigma: float = 2.0
 
     @classmethod
     def from_json(cls, text: str) -> "VerifyParams":
