@@ -12,7 +12,7 @@ import torch
 from ..errors import InputError
 from ..evaluation import attacks
 from ..evaluation.attacks import run_pgd
-from ..evaluation.rd import run_rd
+from ..evaluation.rd import ANCHORS, run_rd
 from ..evaluation.robustness import fmt as robustness_fmt
 from ..evaluation.report import _fmt, _mean, attack_rows
 from ..evaluation.suite import BASE_MODEL, EvalConfig, run_eval
@@ -61,7 +61,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="DIR")
     p.add_argument("--limit", type=positive_int, default=None)
     p.add_argument("--out", help="output directory (default ./slic-eval-rd)")
-    p.add_argument("--anchors", nargs="*", choices=("jpeg", "webp"), default=["jpeg", "webp"],
+    p.add_argument("--anchors", nargs="*", choices=tuple(ANCHORS), default=list(ANCHORS),
                    help="classical anchors coded by Pillow on the same images, each family compared with them "
                         "(default: jpeg webp; give the flag alone for none)")
     common(p)
