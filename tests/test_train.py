@@ -65,8 +65,13 @@ def test_adversarial_steps_change_the_weights_and_resume(tmp_path, tiny_data):
 def test_export_is_a_loadable_zoo_model(tmp_path, tiny_data, monkeypatch, kodim_crop):
     monkeypatch.setenv("SLIC_HOME", str(tmp_path / "home"))
     trainer = Trainer(config(tmp_path, tiny_data, steps=1))
+    bounds = {n: float(b) for n, b in trainer.net.state_dict().items() if n.endswith("likelihood_lower_bound.bound")}
+    assert len(bounds) == 2 and all(b == pytest.approx(1e-9) for b in bounds.values())  # the floor, not fp16's 0
     trainer.run()
     trainer.export("unit-test-model", fp16=True)
+    stored = torch.load(tmp_path / "run" / "unit-test-model.pth", weights_only=True)
+    assert all(stored[n].dtype == torch.float32 and float(stored[n]) > 0 for n in bounds)
+    assert stored["g_a.0.weight"].dtype == torch.float16
     card = json.loads((tmp_path / "home" / "weights" / "unit-test-model.json").read_text())
     assert card["arch"] == "bmshj2018-hyperprior" and card["training"]["steps"] == 1
     import slic

@@ -59,6 +59,22 @@ def architecture_of(net: torch.nn.Module) -> str:
     return _CLASSES.get(type(net).__name__, type(net).__name__)
 
 
+LIKELIHOOD_BOUND = 1e-9  # CompressAI's default likelihood floor (EntropyBottleneck, GaussianConditional)
+
+
+def restore_likelihood_bounds(net: torch.nn.Module) -> int:
+    """Put back CompressAI's likelihood floor where a weights file stored it as 0 — 1e-9 underflows
+    in fp16, so every fp16 export before v3 carries 0. Inference never uses the floor (the coder
+    works from its CDF tables), but training takes log(likelihood) and a zero floor gives an infinite
+    rate. For training only: the bound is part of the weights digest. Returns how many were fixed."""
+    fixed = 0
+    for name, module in net.named_modules():
+        if name.endswith("likelihood_lower_bound") and hasattr(module, "bound") and float(module.bound.max()) == 0:
+            module.bound.fill_(LIKELIHOOD_BOUND)
+            fixed += 1
+    return fixed
+
+
 def state_digest(net: torch.nn.Module, extra: torch.nn.Module | None = None) -> bytes:
     """SHA-256 over every tensor of the model, entropy tables included (first 8 bytes kept); `extra`
     (a watermark model's message networks) is hashed too, under the `watermark.` prefix."""

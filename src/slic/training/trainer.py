@@ -18,7 +18,7 @@ from PIL import Image
 
 from .. import zoo
 from ..codec.differentiable import autocast_transforms, rate_bpp, round_8bit_ste
-from ..codec.net import build_net, read_state_dict
+from ..codec.net import build_net, read_state_dict, restore_likelihood_bounds
 from ..errors import InputError
 from ..io.atomic import atomic_write, save_torch, write_json
 from ..io.images import find_images, load_image
@@ -44,6 +44,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)  # same initial weights on every rank
         self.net = self._build_net()
+        restore_likelihood_bounds(self.net)  # fp16 exports stored the floor as 0 (inf rate in training)
         cfg.quality = cfg.quality or self.quality
         cfg.lmbda = cfg.lmbda if cfg.lmbda is not None else LAMBDAS[cfg.quality]
         cfg.alpha = cfg.alpha if cfg.alpha is not None else ALPHAS[cfg.quality]
@@ -93,6 +94,7 @@ class Trainer:
         spec = zoo.get_spec(self.cfg.base)
         base_spec = spec if not spec.is_slic else zoo.get_spec(DEFAULT_VANILLA)
         base = build_net(base_spec.arch, read_state_dict(zoo.fetch(base_spec.weights)))
+        restore_likelihood_bounds(base)
         for p in base.parameters():
             p.requires_grad_(False)
         if self.cfg.bf16:
@@ -158,6 +160,7 @@ class Trainer:
     def _load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         self.net.load_state_dict(state["net"])
+        restore_likelihood_bounds(self.net)  # a checkpoint of a run started from an fp16 export has 0
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
         for group in self.opt.param_groups:  # a resumed run may change the learning rate
@@ -302,10 +305,12 @@ class Trainer:
 
     # export ---------------------------------------------------------------------------------
     def export_state(self, fp16: bool) -> dict:
-        """The weights file's state dict: the CompressAI model with fresh entropy tables (fp16 on request)."""
+        """The weights file's state dict: the CompressAI model with fresh entropy tables (fp16 on request;
+        the likelihood floors stay fp32, 1e-9 being 0 in fp16)."""
         net = build_net(self.arch, {k: v.detach().cpu() for k, v in self.net.state_dict().items()})
         net.update(force=True)
-        return {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in net.state_dict().items()}
+        return {k: (v.half() if fp16 and v.is_floating_point() and not k.endswith("likelihood_lower_bound.bound") else v)
+                for k, v in net.state_dict().items()}
 
     def card_extra(self) -> dict:
         """Model-card entries a subclass adds (e.g. the watermark's code and threshold)."""
