@@ -9,12 +9,11 @@ writes) with straight-through gradients.
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 import torch.nn.functional as F
 
-from .net import MULTIPLE
+from .net import LIKELIHOOD_BOUND, MULTIPLE
 
 
 def round_8bit_ste(x: torch.Tensor) -> torch.Tensor:
@@ -23,9 +22,16 @@ def round_8bit_ste(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x * 255) / 255 - x).detach()
 
 
+def likelihood_bits(likelihoods: dict) -> torch.Tensor:
+    """Total bits from CompressAI's likelihoods, floored at CompressAI's 1e-9 as its own LowerBound
+    does: the fp16 weights files store that floor as 0 (`net.restore_likelihood_bounds`), and one
+    zero likelihood would make the rate — and a PGD attack's or a training step's loss — infinite."""
+    return sum(-torch.log2(lk.clamp_min(LIKELIHOOD_BOUND)).sum() for lk in likelihoods.values())
+
+
 def rate_bpp(likelihoods: dict, num_pixels: int) -> torch.Tensor:
     """Bits per pixel from CompressAI's likelihoods."""
-    return sum(torch.log(lk).sum() for lk in likelihoods.values()) / (-math.log(2) * num_pixels)
+    return likelihood_bits(likelihoods) / num_pixels
 
 
 def autocast_transforms(net: torch.nn.Module, device: str) -> None:
@@ -99,5 +105,4 @@ def differentiable_code(net, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     """The codec's eval-mode forward on x (padded as the real encoder pads): (x̂ clamped to [0,1], bits)."""
     h, w = x.shape[-2:]
     out = net(pad_to_multiple(x))
-    bits = sum(-torch.log2(lik).sum() for lik in out["likelihoods"].values())
-    return out["x_hat"][..., :h, :w].clamp(0, 1), bits
+    return out["x_hat"][..., :h, :w].clamp(0, 1), likelihood_bits(out["likelihoods"])

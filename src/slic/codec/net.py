@@ -66,7 +66,9 @@ def restore_likelihood_bounds(net: torch.nn.Module) -> int:
     """Put back CompressAI's likelihood floor where a weights file stored it as 0 — 1e-9 underflows
     in fp16, so every fp16 export before v3 carries 0. Inference never uses the floor (the coder
     works from its CDF tables), but training takes log(likelihood) and a zero floor gives an infinite
-    rate. For training only: the bound is part of the weights digest. Returns how many were fixed."""
+    rate. For training only (the bound is part of the weights digest), so that CompressAI's LowerBound
+    keeps its gradient; every other differentiable rate is floored in `differentiable.likelihood_bits`.
+    Returns how many were fixed."""
     fixed = 0
     for name, module in net.named_modules():
         if name.endswith("likelihood_lower_bound") and hasattr(module, "bound") and float(module.bound.max()) == 0:
