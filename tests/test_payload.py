@@ -72,3 +72,21 @@ def test_bad_watermarks_are_one_line_errors(value):
 def test_payload_text():
     assert P.payload_text(b"slic\0") == "slic"
     assert P.payload_text(bytes.fromhex("5a1c0ffee0")) is None
+
+
+def test_soft_decoding_reads_errors_beyond_bch_among_the_weakest_bits():
+    payload = b"\x5a\x1c\x0f\xfe\xe0"
+    raw = P.encode_payload(payload).astype(np.float64)
+    llr = (raw * 2 - 1) * 3.0
+    wrong = [3, 17, 40, 61, 70]  # t + 2 = 5 errors: hard BCH cannot read them
+    llr[wrong] *= -1
+    assert P.decode_bits((llr > 0).astype(np.uint8)).payload is None
+    llr[wrong[:2]] *= 0.1  # two of them are among the least reliable bits
+    llr[wrong[2:]] *= 0.2
+    found = P.decode_soft(llr)
+    assert found.payload == payload and found.corrected_bits >= len(wrong)
+
+
+def test_soft_decoding_of_noise_gives_no_payload():
+    rng = np.random.default_rng(5)
+    assert all(P.decode_soft(rng.normal(0, 1, P.RAW_BITS)).payload is None for _ in range(3000))

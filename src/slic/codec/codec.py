@@ -20,13 +20,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .. import zoo
-from ..errors import FormatError, InputError, ModelMismatchError
+from ..errors import FormatError, InputError, ModelMismatchError, WeightsError
 from ..format import container
 from ..io.convert import quantize_8bit, to_tensor
 from ..io.images import as_uint8_array, check_size, load_image
 from ..format.extensions import TRANSFORM, TransformIndex
 from ..format import payload as wm_payload
-from . import tiling, transforms, watermark
+from . import latent_mark, tiling, transforms, watermark
 from .net import MULTIPLE, STRINGS_PER_FILE, _with_onednn, architecture_of, build_net, deterministic_kernels, read_state_dict, state_digest
 
 
@@ -57,18 +57,25 @@ def _observing(module: torch.nn.Module, observer):
         handle.remove()
 
 
+KEYED_COLLAPSE_DB = 12.0  # a keyed watermark model re-encodes an unmarked image that its SLIC path destroys
+
+
 class Codec:
     """Encode images to `.slic` bytes and decode them, with one fixed set of weights."""
 
     def __init__(self, net: torch.nn.Module, name: str, quality: int, device: str = "cpu", aliases=(),
                  tile: int | None = None, bf16: bool = False, message_nets=None,
-                 watermark_threshold: float | None = None):
+                 watermark_threshold: float | None = None, mark: "latent_mark.MarkKey | None" = None,
+                 cover: "Codec | None" = None):
         self.name, self.quality, self.device = name, quality, torch.device(device)
         self.names = {name, *aliases}  # a retired default keeps decoding files written under its old name
         self.net = net.to(self.device).eval()
         self.net.update(force=True)  # fresh entropy tables: stale CDFs silently break decoding
         self.message_nets = message_nets.to(self.device).eval() if message_nets is not None else None
         self.watermark_threshold = watermark_threshold if watermark_threshold is not None else watermark.DEFAULT_THRESHOLD
+        # a keyed-mark watermark model (`codec.latent_mark`): this net writes (and re-encodes) marked
+        # images; `cover` — a vanilla codec under the same name — writes unmarked ones and reads marks
+        self.mark, self.cover = mark, cover
         self.digest = state_digest(self.net, self.message_nets)
         self.net.g_a.forward = _with_onednn(self.net.g_a.forward)  # encoder-only: may use fast kernels
         self.bf16 = bf16
@@ -137,6 +144,8 @@ class Codec:
     def _synthesis(self, data: bytes, max_pixels: int | None = None, latent_observer=None) -> torch.Tensor:
         """The decoder's float output cropped to the image (a view), after every check."""
         header, strings = container.unpack(data)
+        if self.cover is not None and header.digest == self.cover.digest:
+            return self.cover._synthesis(data, max_pixels, latent_observer)
         self.check_compatible(header)
         if len(strings) != STRINGS_PER_FILE:  # CompressAI asserts (or, under -O, misreads) otherwise
             raise FormatError(f"corrupted .slic file ({len(strings)} entropy-coded strings; "
@@ -194,7 +203,11 @@ class Codec:
         the miscompression screening summary (`codec.screening`) in the file."""
         pixels = load_image(image)
         x = to_tensor(pixels)
-        if watermark is not None:
+        if self.mark is not None:
+            if ways != 1:
+                raise InputError(f"model '{self.name}' encodes one way only (no --ways with a keyed watermark model)")
+            data = self._encode_keyed(x, watermark)
+        elif watermark is not None:
             hook = self._watermark_hook(watermark)  # a bad payload fails before the work
             if ways != 1:
                 raise InputError("--watermark and --ways cannot be combined")
@@ -209,11 +222,39 @@ class Codec:
             data = screening.with_summary(data, summary)
         return data
 
+    def _encode_keyed(self, x: torch.Tensor, value) -> bytes:
+        """A keyed watermark model's encoder. With a payload: the marked (SLIC) path. Without one, it
+        reads the image first: an image that carries a mark — a decoded stego, edited or not — is
+        re-encoded through the marked path with the payload it carries, so it collapses like any
+        SLIC re-compression; so is one whose mark is gone but which the SLIC path destroys anyway
+        (an edited stego); every other image goes through the vanilla cover codec and stays stable."""
+        if value is not None:
+            return self.compress_tensor(x, latent_hook=self._watermark_hook(value))
+        found = self.extract(x)
+        if found.status == "found":
+            return self.compress_tensor(x, latent_hook=self._watermark_hook(found.payload))
+        marked_path = self.compress_tensor(x)
+        if found.status == "uncorrectable" or self._collapses(x, marked_path):
+            return marked_path
+        return self.cover.compress_tensor(x)
+
+    def _collapses(self, x: torch.Tensor, data: bytes) -> bool:
+        """Whether the marked (SLIC) path destroys x — x is then a SLIC decode whose mark an edit
+        (blur, median, sharpen, a rotation) made unreadable, and it is re-encoded like one. Natural
+        photos and the vanilla covers keep ≥ 15.8 dB through that path (Kodak, RESULTS §21's
+        vanilla-launder row), edited SLIC decodes fall to 4–13 dB: KEYED_COLLAPSE_DB lies between."""
+        decoded = self.decompress_tensor(data)
+        mse = float((decoded.double() - quantize_8bit(x.float()).double()).pow(2).mean())
+        return mse > 0 and 10 * np.log10(1.0 / mse) < KEYED_COLLAPSE_DB
+
     @property
     def is_watermark_model(self) -> bool:
-        return self.message_nets is not None
+        return self.message_nets is not None or self.mark is not None
 
     def _watermark_hook(self, value):
+        if self.mark is not None:
+            raw = wm_payload.encode_payload(wm_payload.parse_watermark(value))
+            return latent_mark.embed_hook(self.net, self.mark, raw)
         if self.message_nets is None:
             raise InputError(f"model '{self.name}' cannot embed a watermark (use a watermark model: "
                              "see slic train-watermark)")
@@ -224,6 +265,8 @@ class Codec:
     def message_logits(self, source) -> torch.Tensor:
         """The message decoder's bit logits (B,) for a `.slic` file (its decoded latent ŷ) or an image
         (any size; g_a of the image, as re-encoding it would compute)."""
+        if self.mark is not None:
+            return latent_mark.as_logits(self._mark_scores(source))
         if self.message_nets is None:
             raise InputError(f"model '{self.name}' carries no watermark decoder (use a watermark model)")
         if isinstance(source, (bytes, bytearray)):
@@ -235,6 +278,21 @@ class Codec:
             with deterministic_kernels():
                 y = watermark.latent_of_image(self.net, x)
         return self.message_nets.decoder(y.float())[0].cpu()
+
+    def _mark_scores(self, source) -> torch.Tensor:
+        """z of the keyed mark: a marked `.slic` file is read on its decoded ŷ (the changes at full
+        size), a cover file on the cover's ŷ, an image through the cover codec's g_a with the search
+        of `latent_mark.read_image`."""
+        if isinstance(source, (bytes, bytearray)):
+            seen = []
+            header = container.read_header(bytes(source))
+            owner = self.cover if header.digest == self.cover.digest else self
+            self.decompress_tensor(bytes(source), latent_observer=seen.append)
+            y = seen[0].float()
+            return latent_mark.read_latent(self.mark, y, latent_mark.hyperprior_scales(owner.net, y))
+        x = source if isinstance(source, torch.Tensor) else to_tensor(load_image(source))
+        with deterministic_kernels():
+            return latent_mark.read_image(self.cover.net, self.mark, x.to(self.device), done=_decodes)["z"]
 
     def extract(self, source) -> "watermark.ExtractResult":
         """Read the watermark of a `.slic` file (bytes) or an image: found / uncorrectable / absent."""
@@ -326,10 +384,32 @@ def load_codec(name: str | None = None, device: str = "cpu", bf16: bool = False)
         net = build_net(spec.arch, state)
         nets = watermark.build_message_nets(message_state, net.g_s[0].in_channels) if message_state else None
         card = spec.card.as_dict() if spec.card is not None else {}
-        threshold = (card.get("watermark") or {}).get("threshold") if isinstance(card.get("watermark"), dict) else None
+        entry = card.get("watermark") if isinstance(card.get("watermark"), dict) else {}
+        mark = cover = None
+        if entry.get("scheme") == latent_mark.SCHEME:
+            mark = latent_mark.MarkKey.from_card(entry)
+            cover = _cover_codec(entry.get("cover"), spec.name, device, bf16)
         _cache[key] = Codec(net, spec.name, spec.quality, device, aliases=card.get("former_names", []), bf16=bf16,
-                            message_nets=nets, watermark_threshold=threshold)
+                            message_nets=nets, watermark_threshold=entry.get("threshold"), mark=mark, cover=cover)
     return _cache[key]
+
+
+def _decodes(z: torch.Tensor) -> bool:
+    """Whether a keyed-mark reading decodes to a payload (BCH and CRC): the search can stop."""
+    return wm_payload.decode_soft(z.numpy()).payload is not None
+
+
+def _cover_codec(name, owner: str, device: str, bf16: bool) -> Codec:
+    """A keyed watermark model's cover codec: the vanilla model its card names, under the watermark
+    model's name (its files say which model to open; their digest says which of the two nets)."""
+    if not name:
+        raise WeightsError(f"model card of '{owner}' names no cover codec")
+    spec = zoo.get_spec(name)
+    if zoo.locate(spec.weights) is None:
+        raise WeightsError(f"watermark model '{owner}' reads and writes unmarked images with '{name}', "
+                           f"which is not installed (put it on SLIC_WEIGHTS_PATH)")
+    net = build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
+    return Codec(net, owner, spec.quality, device, bf16=bf16)
 
 
 def codec_for_file(header: container.SlicHeader, device: str = "cpu", bf16: bool = False) -> Codec:
@@ -337,7 +417,7 @@ def codec_for_file(header: container.SlicHeader, device: str = "cpu", bf16: bool
     newer weights — the retired model that carries the name in its card's `former_names` and
     whose weights digest matches."""
     codec = load_codec(header.model, device, bf16)
-    if header.digest == codec.digest:
+    if header.digest == codec.digest or (codec.cover is not None and header.digest == codec.cover.digest):
         return codec
     for spec in zoo.registry().values():
         if spec.card is not None and header.model in spec.card.get("former_names", []) \

@@ -1,0 +1,311 @@
+"""The keyed latent watermark: ±1 changes of the integer latent ŷ, read back by correlation.
+
+Issue 10's learned message networks (`codec.watermark`, `slic train-watermark`) never carried a
+payload through decoding on this machine (docs/RESULTS.md §17): a residual smaller than the
+quantisation step does not survive rounding, and what rounding keeps, decode → re-encode loses.
+Integer changes do survive. Measured on `slic-default` (Kodak 03/13/15/20, RESULTS §23): a ±1 change of
+ŷ at a position whose hyperprior scale σ is 0.7–1.5 costs 0.7–0.8 bits, comes back as +0.6 in
+g_a(decoded image) — also after a JPEG q75 save — against host values of std ≈ 1.2 there.
+Positions with σ < 0.3 cost 10–14 bits per change and come back at 0.1; those with σ > 1.5 are
+cheap but drowned by the host. So the mark lives in the scale *band* where a change is cheap and
+loud, spread over thousands of positions so that correlation lifts it out of the host:
+
+- a public key (an integer seed in the model card) draws a tile of T×T latent positions × channels
+  (`MarkKey.layout`): a fraction `density` of its entries carry a chip ±1 and one of the 80 raw
+  bits of `format.payload` (whitened payload + CRC-16 + BCH); the tile repeats over the latent, so
+  a crop keeps whole copies of it.
+- embedding adds chip·(2b − 1) to ŷ at every keyed position whose scale σ (from the hyperprior of
+  the image being coded) is in the band (`delta`), using a smaller nested subset of the key
+  (LEVELS) while the mark would cost more than `min_psnr` (`embed_hook`); the entropy coder then
+  codes ŷ + δ as usual.
+- reading folds a latent onto the tile and correlates it with the chips (`_Folded`): z_b ≈ N(0, 1)
+  for an unmarked image, so sign(z) are the raw bits, |z| their reliability and Σ z² a detection
+  energy. A `.slic` file is read on its decoded ŷ (`read_latent`: the change at full size); an
+  image on g_a(image) of a codec whose encoder reproduces the marked latent (the vanilla base: a
+  SLIC encoder collapses its own decodes), after a search over the 16-pixel grid phase, the tile
+  offset and a few resize factors (`read_image`), so crops and resizes are read too.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..format import payload as wm_payload
+
+SCHEME = "keyed-latent"  # the model card's watermark "scheme" for this module
+GRID = 16  # pixels per latent position
+DEFAULT_BAND = (0.7, 1.6)
+DEFAULT_TILE = 8
+DEFAULT_DENSITY = 0.15
+DEFAULT_MIN_PSNR = 40.5  # dB between the marked and the unmarked decode
+LEVELS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18)  # nested subsets of the keyed positions, tried in turn
+# sizes an image may have been resized by before it is read (1/f is tried); 1.0 is always tried first
+SCALES = (0.75, 0.5, 0.9, 1.25, 0.6, 0.8, 1.5, 2.0)
+SEARCH_WINDOW = 384  # pixels: the phase and scale search reads the central window of this size
+PHASE_STEP = 3  # grid phases tried: 0, 3, …, 15 in each axis (then ±1 around the best)
+CONFIRM = 3  # best window candidates read again on the whole image
+CLIP = 3.0  # host values beyond 3 robust stds are clipped before correlating
+
+
+@dataclass(frozen=True)
+class MarkKey:
+    """Which latent positions carry which raw bit with which chip (public: written in the model card)."""
+
+    seed: int
+    density: float = DEFAULT_DENSITY
+    tile: int = DEFAULT_TILE
+    band: tuple[float, float] = DEFAULT_BAND
+    min_psnr: float = DEFAULT_MIN_PSNR
+    bits: int = wm_payload.RAW_BITS
+
+    def layout(self, channels: int, level: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(chips (C,T,T) in {−1, 0, +1}, bit index (C,T,T) in 0…bits−1): the same for every image.
+        `level` < 1 keeps the keyed entries whose key-drawn priority is below it (nested subsets:
+        every level's entries are also in the levels above it)."""
+        rng = np.random.default_rng(self.seed)
+        shape = (channels, self.tile, self.tile)
+        keyed = rng.random(shape) < self.density
+        chips = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * keyed
+        # every bit gets the same number of positions (a balanced deal, not independent draws)
+        n = int(keyed.sum())
+        bit = np.zeros(shape, np.int64)
+        bit[keyed] = rng.permutation(np.arange(n) % self.bits)
+        priority = rng.random(shape)
+        chips = chips * (priority < level)
+        return torch.from_numpy(chips.astype(np.float32)), torch.from_numpy(bit)
+
+    @classmethod
+    def from_card(cls, entry: dict) -> "MarkKey":
+        return cls(seed=int(entry["key"]), density=float(entry.get("density", DEFAULT_DENSITY)),
+                   tile=int(entry.get("tile", DEFAULT_TILE)),
+                   band=tuple(float(v) for v in entry.get("band", DEFAULT_BAND)),
+                   min_psnr=float(entry.get("min_psnr", DEFAULT_MIN_PSNR)))
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(key: MarkKey, channels: int, level: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return key.layout(channels, level)
+
+
+def hyperprior_scales(net, y: torch.Tensor) -> torch.Tensor:
+    """σ of the Gaussian conditional for latent y, as the codec's hyperprior predicts it from ẑ
+    (mean-scale models: the scale half of h_s's output)."""
+    y = y.float()
+    z = net.h_a(y if _is_mean_scale(net) else torch.abs(y))
+    z_hat = torch.round(z)  # ẑ without the entropy bottleneck's median offsets: close enough to pick positions
+    params = net.h_s(z_hat).float()
+    if params.shape[1] == 2 * y.shape[1]:
+        params = params.chunk(2, 1)[0]
+    return params[..., : y.shape[-2], : y.shape[-1]]
+
+
+def _is_mean_scale(net) -> bool:
+    """Mean-scale hyperpriors (Minnen 2018, Cheng 2020) feed y itself to h_a; Ballé 2018 feeds |y|."""
+    from compressai.models import MeanScaleHyperprior, JointAutoregressiveHierarchicalPriors
+
+    return isinstance(net, (MeanScaleHyperprior, JointAutoregressiveHierarchicalPriors))
+
+
+def _tiled(layout: torch.Tensor, h: int, w: int, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """The (C,T,T) layout repeated over an h×w latent whose first position is tile entry `offset`."""
+    t = layout.shape[-1]
+    rows = (torch.arange(h) + offset[0]) % t
+    cols = (torch.arange(w) + offset[1]) % t
+    return layout[:, rows][:, :, cols]
+
+
+def in_band(sigma: torch.Tensor, band: tuple[float, float]) -> torch.Tensor:
+    return ((sigma >= band[0]) & (sigma < band[1])).float()
+
+
+def delta(key: MarkKey, sigma: torch.Tensor, raw_bits: np.ndarray, level: float = 1.0) -> torch.Tensor:
+    """The integer change δ (1,C,h,w) that embeds `raw_bits` into a latent with scales `sigma`: ±1 at
+    every keyed in-band position of the key's `level` subset."""
+    _, c, h, w = sigma.shape
+    chips, bit = _layout(key, c, level)
+    signs = torch.from_numpy(np.asarray(raw_bits, np.float32) * 2 - 1)
+    return (_tiled(chips, h, w) * signs[_tiled(bit, h, w)] * in_band(sigma[0].float().cpu(), key.band))[None]
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(((a.clamp(0, 1) - b.clamp(0, 1)) * 255).round().pow(2).mean())
+    return 10 * np.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
+
+
+def embed_hook(net, key: MarkKey, raw_bits: np.ndarray):
+    """The latent hook (`Codec.compress_tensor`) that writes round(y) + δ.
+
+    Detailed images have many in-band positions; marking all of them would cost more than the
+    key's `min_psnr` against the unmarked decode. The hook decodes both and, while the mark costs
+    too much, marks the next smaller of the key's nested subsets (LEVELS); the reader tries each."""
+
+    def hook(y: torch.Tensor) -> torch.Tensor:
+        y_hat = torch.round(y.float())
+        sigma = hyperprior_scales(net, y)
+        plain = net.g_s(y_hat)
+        for level in LEVELS:
+            d = delta(key, sigma, raw_bits, level).to(y.device)
+            if _psnr(plain, net.g_s(y_hat + d)) >= key.min_psnr:
+                break
+        return y_hat + d
+
+    return hook
+
+
+def bit_scores(key: MarkKey, y: torch.Tensor, sigma: torch.Tensor, offset: tuple[int, int] = (0, 0),
+               level: float = 1.0) -> torch.Tensor:
+    """z (bits,) for one latent (1,C,h,w) read with the tile starting at `offset`."""
+    return _Folded(key, y, sigma).scores(offset, level)
+
+
+def read_latent(key: MarkKey, y: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """z of a file's own latent ŷ (tile at offset 0): the level with the most energy."""
+    folded = _Folded(key, y, sigma)
+    return max((folded.scores((0, 0), level) for level in LEVELS), key=energy)
+
+
+def as_logits(z: torch.Tensor) -> torch.Tensor:
+    """z → the logits whose sigmoid is Φ(z), the probability that the bit is 1 (`watermark.decide`
+    reads those: its confidence, mean |2p − 1|, is then mean |erf(z/√2)|, 0.5 for an unmarked read)."""
+    p = 0.5 * (1 + torch.erf(z.float() / 2 ** 0.5))
+    return torch.logit(p.clamp(1e-7, 1 - 1e-7))
+
+
+def energy(z: torch.Tensor) -> float:
+    """Σ z²: ≈ bits for an unmarked latent, far above it for a marked one."""
+    return float((z.float() ** 2).sum())
+
+
+class _Folded:
+    """A latent folded onto the key's tile: per tile entry, the sum of the latent's clipped in-band
+    values over every copy of the tile (and their count); the reading at any of the T² tile offsets
+    is then one small contraction.
+
+    The noise model lives at this folded level: the chips repeat with the tile, so a host that is
+    smooth over space (an upscaled or flat image) adds up coherently across copies. Each channel's
+    mean is removed and its variance per summed position is measured on the folded sums themselves
+    (s_c² = Σ_e (sum_e − n_e μ_c)² / Σ_e n_e over its T² entries), so z_b ≈ N(0, 1) on unmarked
+    images whatever their spatial correlation."""
+
+    def __init__(self, key: MarkKey, y: torch.Tensor, sigma: torch.Tensor):
+        self.key = key
+        y, band = y[0].detach().float().cpu(), in_band(sigma[0].detach().float().cpu(), key.band)
+        c, h, w = y.shape
+        t = key.tile
+        values = y[band > 0]
+        robust = 1.4826 * values.abs().median().clamp_min(1e-3) if values.numel() else torch.tensor(1.0)
+        clipped = y.clamp(-CLIP * robust, CLIP * robust) * band  # heavy-tailed host values: limit their vote
+        ph, pw = (-h) % t, (-w) % t
+        sums = F.pad(clipped, (0, pw, 0, ph)).reshape(c, (h + ph) // t, t, (w + pw) // t, t).sum((1, 3))
+        counts = F.pad(band, (0, pw, 0, ph)).reshape(c, (h + ph) // t, t, (w + pw) // t, t).sum((1, 3))
+        total = counts.sum((1, 2), keepdim=True).clamp_min(1)
+        self.sums = sums - counts * sums.sum((1, 2), keepdim=True) / total
+        per_position = self.sums.pow(2).sum((1, 2), keepdim=True) / total
+        self.variances = counts * per_position.clamp_min(1e-6)
+        self.counts = counts
+        self.layouts = {level: _layout(key, c, level) for level in LEVELS}
+
+    def scores(self, offset: tuple[int, int], level: float = 1.0) -> torch.Tensor:
+        """Position (i, j) of the latent is tile entry ((i + u) mod T, (j + v) mod T)."""
+        u, v = offset
+        chips, bit = self.layouts[level]
+        sums = torch.roll(self.sums, (u, v), (1, 2))  # sums[a] now sits at entry (a + offset)
+        variances = torch.roll(self.variances, (u, v), (1, 2))
+        counts = torch.roll(self.counts, (u, v), (1, 2))
+        used = chips != 0
+        bits = self.key.bits
+        if float(counts[used].sum()) < 4 * bits:
+            return torch.zeros(bits)
+        s = torch.zeros(bits).index_add_(0, bit[used], (chips * sums)[used])
+        var = torch.zeros(bits).index_add_(0, bit[used], variances[used])
+        return s / var.clamp_min(1e-6).sqrt()
+
+    def best(self) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The reading with the most energy: the tile offset found on the whole key, then the level."""
+        t = self.key.tile
+        _, offset = max(((energy(self.scores((u, v))), (u, v)) for u in range(t) for v in range(t)))
+        return max((self.scores(offset, level) for level in LEVELS), key=energy), offset
+
+
+def best_offset(key: MarkKey, y: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The tile offset whose reading has the most energy, and that reading."""
+    return _Folded(key, y, sigma).best()
+
+
+def _latent(net, x: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """g_a(x) and its scales; `fast` runs g_a under bf16 autocast (≈ 2× on CPU: the search's window
+    readings only rank candidates; every reported reading is fp32)."""
+    from .differentiable import pad_to_multiple
+
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=fast):
+        y = net.g_a(pad_to_multiple(x.float()))
+    y = y.float()
+    return y, hyperprior_scales(net, y)
+
+
+def _window(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    top, left = max(0, (h - size) // 2) // GRID * GRID, max(0, (w - size) // 2) // GRID * GRID
+    return x[..., top: top + size, left: left + size]
+
+
+def _reading(net, key: MarkKey, x: torch.Tensor, fast: bool = False, **where) -> dict:
+    y, sigma = _latent(net, x, fast)
+    z, offset = _Folded(key, y, sigma).best()
+    return {"z": z, "energy": energy(z), "offset": offset, "phase": (0, 0), "scale": 1.0, **where}
+
+
+def _rescaled(x: torch.Tensor, f: float) -> torch.Tensor | None:
+    h, w = x.shape[-2:]
+    size = (round(h / f), round(w / f))
+    if min(size) < 4 * GRID or max(size) > 8192:
+        return None
+    return F.interpolate(x.float(), size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=None) -> dict:
+    """Read an image (1,3,H,W) in [0,1] with `net`'s g_a and hyperprior: z of the best reading and
+    where it was found ("phase" in pixels, "scale" the resize undone, tile "offset").
+
+    First the image as it is (every tile offset: cropping whole latent positions); then, when `search`
+    and `done(z)` (e.g. "the payload decodes") is not yet true, resized by 1/f for f in SCALES, and every 16-pixel grid
+    phase in steps of PHASE_STEP (a ±1-pixel misalignment keeps a third of the energy; 2 pixels
+    none), both chosen on a central window and confirmed on the whole image. The reading with the
+    most energy wins; decoding it (BCH + CRC) is the caller's."""
+    done = done or (lambda z: False)
+    with torch.no_grad():
+        return _search(net, key, x, search, done)
+
+
+def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done) -> dict:
+    best = _reading(net, key, x)
+    if not search or done(best["z"]):
+        return best
+    window = _window(x, SEARCH_WINDOW)
+    corner = x[..., :SEARCH_WINDOW, :SEARCH_WINDOW]  # a resize keeps the origin: the grid stays aligned there
+    candidates = []
+    for f in SCALES:
+        xs = _rescaled(corner, f)
+        if xs is not None:
+            candidates.append((_reading(net, key, xs, fast=True)["energy"], f, (0, 0)))
+    for py in range(0, GRID, PHASE_STEP):
+        for px in range(0, GRID, PHASE_STEP):
+            if (py, px) != (0, 0):
+                candidates.append((_reading(net, key, window[..., py:, px:], fast=True)["energy"], 1.0, (py, px)))
+    for _, f, (py, px) in sorted(candidates, reverse=True)[:CONFIRM]:
+        if f != 1.0:
+            found = _reading(net, key, _rescaled(x, f), scale=f)
+        else:  # refine the phase ±1 pixel on the window, then read the whole image there
+            near = [(max(0, py + dy), max(0, px + dx)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+            _, (py, px) = max((_reading(net, key, window[..., a:, b:], fast=True)["energy"], (a, b)) for a, b in near)
+            found = _reading(net, key, x[..., py:, px:], phase=(py, px))
+        if found["energy"] > best["energy"]:
+            best = found
+        if done(best["z"]):
+            break
+    return best
