@@ -9,6 +9,7 @@ import json, numpy as np, torch
 from slic.codec import load_codec
 from slic.codec.watermark import ber
 from slic.format import payload as P
+from slic.io.convert import to_tensor
 from slic.io.images import find_images, load_image
 torch.set_num_threads(1)
 codec = load_codec("slic-wm-default")
@@ -27,7 +28,7 @@ for folder in ["../shared/data/kodak", "../shared/data/samples/ffhq"]:
             r = codec.extract(src)
             row[where] = {"status": r.status, "ok": r.payload == payload, "ber": ber(codec.message_logits(src), raw),
                           "corrected": r.corrected_bits}
-        plain_bytes = codec.compress_tensor(torch.from_numpy(x / 255.0).permute(2, 0, 1)[None].float())
+        plain_bytes = codec.compress_tensor(to_tensor(x))
         plain = codec.decode(plain_bytes, output="array")
         row["rate_vs_plain_slic"] = len(data) / len(plain_bytes) - 1
         row["mark_cost_psnr"] = float(10 * np.log10(255 ** 2 / np.mean((plain.astype(float) - png) ** 2)))

@@ -16,6 +16,7 @@ from slic.cli.main import main
 from slic.codec import latent_mark as lm
 from slic.evaluation.edits import apply_edit
 from slic.format import payload as wm_payload
+from slic.io.convert import to_tensor
 from slic.ops.compression import real_jpeg
 
 PAYLOAD = "0x5a1c0ffee0"
@@ -59,7 +60,7 @@ def test_unmarked_reading_is_standard_normal(wm, kodim_crop):
     """On an image that carries no mark, each z_b has unit variance: Σ z² ≈ 80 (χ², sd ≈ 13)."""
     energies = []
     for n in (1, 5, 13, 21):
-        x = torch.from_numpy(kodim_crop(n, (384, 512), top=0, left=0) / 255.0).permute(2, 0, 1)[None].float()
+        x = to_tensor(kodim_crop(n, (384, 512), top=0, left=0))
         y, sigma = lm._latent(wm.cover.net, x)
         energies.append(lm.energy(lm.bit_scores(wm.mark, y, sigma)))
     assert 40 < float(np.mean(energies)) < 130, energies
@@ -71,8 +72,7 @@ def test_embed_and_extract_from_file_and_png(wm, photo, stego):
     assert found.status == "found" and found.payload == bytes.fromhex(PAYLOAD[2:])
     from_png = wm.extract(pixels)
     assert from_png.status == "found" and from_png.payload == found.payload
-    plain = wm.decode(wm.compress_tensor(torch.from_numpy(photo / 255.0).permute(2, 0, 1)[None].float()),
-                      output="array")
+    plain = wm.decode(wm.compress_tensor(to_tensor(photo)), output="array")
     assert _psnr(plain, pixels) >= wm.mark.min_psnr - 0.5  # what the mark costs against the unmarked decode
 
 

@@ -49,6 +49,7 @@ SCALES = (0.75, 0.5, 0.9, 1.25, 0.6, 0.8, 1.5, 2.0)
 SEARCH_WINDOW = 384  # pixels: the phase and scale search reads the central window of this size
 PHASE_STEP = 3  # grid phases tried: 0, 3, …, 15 in each axis (then ±1 around the best)
 CONFIRM = 3  # best window candidates read again on the whole image
+MAX_RESCALED = 8192  # pixels: no resize hypothesis reads an image larger than this side
 CLIP = 3.0  # host values beyond 3 robust stds are clipped before correlating
 
 
@@ -232,11 +233,6 @@ class _Folded:
         return max((self.scores(offset, level) for level in LEVELS), key=energy), offset
 
 
-def best_offset(key: MarkKey, y: torch.Tensor, sigma: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-    """The tile offset whose reading has the most energy, and that reading."""
-    return _Folded(key, y, sigma).best()
-
-
 def _latent(net, x: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """g_a(x) and its scales; `fast` runs g_a under bf16 autocast (≈ 2× on CPU: the search's window
     readings only rank candidates; every reported reading is fp32)."""
@@ -263,9 +259,14 @@ def _reading(net, key: MarkKey, x: torch.Tensor, fast: bool = False, **where) ->
 def _rescaled(x: torch.Tensor, f: float) -> torch.Tensor | None:
     h, w = x.shape[-2:]
     size = (round(h / f), round(w / f))
-    if min(size) < 4 * GRID or max(size) > 8192:
+    if min(size) < 4 * GRID or max(size) > MAX_RESCALED:
         return None
     return F.interpolate(x.float(), size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def _rescaled_size_ok(x: torch.Tensor, f: float) -> bool:
+    h, w = x.shape[-2:]
+    return min(round(h / f), round(w / f)) >= 4 * GRID and max(round(h / f), round(w / f)) <= MAX_RESCALED
 
 
 def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=None) -> dict:
@@ -273,10 +274,11 @@ def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=Non
     where it was found ("phase" in pixels, "scale" the resize undone, tile "offset").
 
     First the image as it is (every tile offset: cropping whole latent positions); then, when `search`
-    and `done(z)` (e.g. "the payload decodes") is not yet true, resized by 1/f for f in SCALES, and every 16-pixel grid
-    phase in steps of PHASE_STEP (a ±1-pixel misalignment keeps a third of the energy; 2 pixels
-    none), both chosen on a central window and confirmed on the whole image. The reading with the
-    most energy wins; decoding it (BCH + CRC) is the caller's."""
+    and `done(z)` (e.g. "the payload decodes") is not yet true, resized by 1/f for f in SCALES
+    (ranked on the top-left window: a resize keeps the origin on the grid) and every 16-pixel grid
+    phase in steps of PHASE_STEP (ranked on the central window; a ±1-pixel misalignment keeps a
+    third of the energy, 2 pixels none); the best CONFIRM candidates are read on the whole image.
+    The reading with the most energy wins; decoding it (BCH + CRC) is the caller's."""
     done = done or (lambda z: False)
     with torch.no_grad():
         return _search(net, key, x, search, done)
@@ -291,7 +293,7 @@ def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done) -> dict:
     candidates = []
     for f in SCALES:
         xs = _rescaled(corner, f)
-        if xs is not None:
+        if xs is not None and _rescaled_size_ok(x, f):
             candidates.append((_reading(net, key, xs, fast=True)["energy"], f, (0, 0)))
     for py in range(0, GRID, PHASE_STEP):
         for px in range(0, GRID, PHASE_STEP):
