@@ -16,5 +16,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-export SLIC_WEIGHTS_PATH="${SLIC_WEIGHTS_PATH:-$(cd .. && pwd)/shared/weights}"
+# ../shared's weights (the Ballé base, LPIPS, DISTS) and the repository's weights/ (the codec family)
+export SLIC_WEIGHTS_PATH="${SLIC_WEIGHTS_PATH:-$(cd .. && pwd)/shared/weights:$(pwd)/weights}"
 python -m pytest -p no:cacheprovider "$@"

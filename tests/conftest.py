@@ -11,7 +11,8 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SLIC_SHARED", REPO.parent / "shared"))
-os.environ.setdefault("SLIC_WEIGHTS_PATH", str(SHARED / "weights"))
+# ../shared's weights (the Ballé base, LPIPS, DISTS) and the repository's weights/ (the codec family)
+os.environ.setdefault("SLIC_WEIGHTS_PATH", os.pathsep.join([str(SHARED / "weights"), str(REPO / "weights")]))
 # never touch the user's cache or the network from tests
 os.environ.setdefault("SLIC_HOME", str(REPO / ".pytest_cache" / "slic_home"))
 os.environ["SLIC_OFFLINE"] = "1"

@@ -226,6 +226,21 @@ def test_eval_rd_reports_na_with_points(standin, crops_dir, tmp_path):
     assert vs[("vanilla bmshj2018-hyperprior", "jpeg")]["rate_at_equal_psnr_percent"][0] < -20
 
 
+def test_eval_rd_prints_the_rate_at_equal_psnr_of_a_one_point_family(crops_dir, tmp_path, capsys):
+    """The Ballé ladder (four vanilla points) against slic-default (one SLIC point): no BD-rate, but the
+    SLIC point's rate change at equal PSNR against the vanilla curve, printed and in rd.json."""
+    ladder = [f"bmshj2018-hyperprior-q{q}-cpu" for q in (2, 3, 4, 5)]
+    assert main(["-q", "eval-rd", "--models", *ladder, "slic-default", "--data", str(crops_dir), "--limit", "1",
+                 "--anchors", "jpeg", "--out", str(tmp_path), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    (cmp,) = json.loads((tmp_path / "rd.json").read_text())["bd_rate_percent"]
+    assert cmp["bd-rate"] == "n/a" and len(cmp["anchor_points"]["bpp"]) == 4
+    (value,) = cmp["rate_at_equal_psnr_percent"]
+    expected = "outside the anchor's PSNR range" if value is None else f"{value:+.1f} %"
+    assert f"rate vs vanilla bmshj2018-hyperprior at equal PSNR, SLIC bmshj2018-hyperprior: {expected}" in out
+    assert "BD-rate vanilla bmshj2018-hyperprior vs JPEG (Pillow): " in out  # four points: a real BD-rate
+
+
 def test_rate_at_equal_psnr_against_hand_values():
     rate, quality = [0.2, 0.4, 0.8, 1.6], [28.0, 31.0, 34.0, 37.0]
     assert rate_at_equal_psnr(rate, quality, 0.4, 31.0) == pytest.approx(0.0, abs=1e-9)  # on the curve

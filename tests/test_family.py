@@ -1,5 +1,6 @@
 """The codec family beyond the Ballé base: the bundled mbt2018-mean base loads from the package, encodes
-and decodes a real crop bit-exactly, and `slic pretrain --init` copies matching tensors."""
+and decodes a real crop bit-exactly, `slic pretrain --init` copies matching tensors, and a Cheng 2020
+model trains, exports and codes a real crop through the container (its autoregressive context model)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,49 @@ def test_pretrain_init_warm_start(tmp_path, shared_dir, one_thread, caplog):
     assert main(["pretrain", "--arch", "mbt2018-mean", "--quality", "4", "--init", "no-such-model",
                  "--data", str(shared_dir / "data" / "samples" / "ffhq"), "--out", str(tmp_path / "run2"),
                  "--steps", "1"]) == 1
+
+
+def test_cheng2020_trains_exports_and_codes(tmp_path, shared_dir, kodim_crop, one_thread):
+    """Two pretraining steps of cheng2020-anchor (the trainer's default channels_last once crashed torch's
+    CPU backward for it at the second step), exported fp16 and used by name as a codec."""
+    assert main(["pretrain", "--arch", "cheng2020-anchor", "--quality", "1", "--data",
+                 str(shared_dir / "data" / "samples" / "ffhq"), "--out", str(tmp_path / "run"), "--steps", "2",
+                 "--batch", "2", "--crop", "64", "--val-every", "0", "--export", "cheng-tiny-test", "--fp16"]) == 0
+    codec = slic.load_codec("cheng-tiny-test")
+    assert type(codec.net).__name__ == "Cheng2020Anchor" and codec.quality == 1
+    img = kodim_crop(23, (64, 96), top=150, left=250)
+    data = codec.encode(img)
+    out = codec.decode(data, output="array")
+    assert out.shape == img.shape
+    assert np.array_equal(out, codec.decode(data, output="array"))  # deterministic
+
+
+LADDER = ["bmshj2018-hyperprior-q2-cpu", "bmshj2018-hyperprior-q3-cpu", "bmshj2018-hyperprior-q4-cpu",
+          "bmshj2018-hyperprior-q5-cpu"]
+
+
+def test_balle_ladder_is_registered_and_orders_rate_by_quality(kodim_crop, one_thread):
+    """The Ballé quality ladder kept in the repository's weights/ (cards beside the files, found through
+    $SLIC_WEIGHTS_PATH): each point codes a real crop, and rate and fidelity rise with the quality."""
+    img = kodim_crop(4, (128, 128), top=200, left=300)
+    points = []
+    for name in LADDER:
+        codec = slic.load_codec(name)
+        data = codec.encode(img)
+        points.append((len(data), psnr(img, codec.decode(data, output="array"))))
+        assert slic.zoo.get_spec(name).origin == "base"
+    sizes, psnrs = zip(*points)
+    assert list(sizes) == sorted(sizes) and len(set(sizes)) == len(sizes)
+    assert list(psnrs) == sorted(psnrs)
+
+
+def test_minnen_slic_model_self_destructs(kodim_crop, one_thread):
+    """The SLIC model on the Minnen 2018 base: faithful first compression, collapse on re-compression,
+    and its vanilla base is the Minnen base (the quality guard of further training and eval's control)."""
+    codec = slic.load_codec("slic-mbt2018-mean-q4")
+    assert type(codec.net).__name__ == "MeanScaleHyperprior"
+    assert slic.zoo.vanilla_base("slic-mbt2018-mean-q4") == MBT
+    img = kodim_crop(23, (128, 192), top=150, left=250)
+    x1 = codec.roundtrip(img)
+    assert psnr(img, x1) > 27
+    assert psnr(x1, codec.roundtrip(x1)) < 15

@@ -58,4 +58,40 @@ def test_download_path_verifies_and_caches(tmp_path, monkeypatch):
 
 def test_unknown_model_suggests_names():
     with pytest.raises(WeightsError, match="did you mean"):
-        zoo.get_spec("bmshj2018-hyperprior-q4-cpu")
+        zoo.get_spec("bmshj2018-hyperprior-q4-gpu")
+
+
+def test_cards_in_the_weights_path_register_models(tmp_path, monkeypatch, shared_dir):
+    """A directory of weights with their cards on $SLIC_WEIGHTS_PATH extends the zoo (the repository's
+    weights/ does so for the codec family); the package's own cards win over a namesake there, and a
+    card beside no weights file lists as missing."""
+    import json
+    import shutil
+
+    import slic
+
+    base = shared_dir / "weights" / "base" / "bmshj2018-hyperprior-q4-cpu14k.pth"
+    shutil.copy2(base, tmp_path / "copy.pth")
+    card = {"name": "ext-test-base", "file": "copy.pth", "sha256": hashlib.sha256(base.read_bytes()).hexdigest(),
+            "arch": "bmshj2018-hyperprior", "quality": 4, "origin": "base", "description": "a copy"}
+    (tmp_path / "ext-test-base.json").write_text(json.dumps(card))
+    (tmp_path / "slic-default.json").write_text(json.dumps({**card, "name": "slic-default", "origin": "slic"}))
+    (tmp_path / "ghost.json").write_text(json.dumps({**card, "name": "ghost", "file": "ghost.pth"}))
+    monkeypatch.setenv("SLIC_WEIGHTS_PATH", str(tmp_path))
+    reg = zoo.registry()
+    assert reg["ext-test-base"].origin == "base" and zoo.locate(reg["ext-test-base"].weights) == tmp_path / "copy.pth"
+    assert reg["slic-default"].card.path.parent.name == "weights"  # the bundled card, not the namesake
+    rows = {r["name"]: r for r in zoo.model_rows("slic-default")}
+    assert rows["ext-test-base"]["status"] == "verified" and rows["ghost"]["status"] == "missing"
+    assert slic.load_codec("ext-test-base").quality == 4
+
+
+def test_vanilla_base_follows_the_cards():
+    """slic-default (v3) continued v2, which continued v1, which was trained from the Ballé base: the
+    chain its cards record ends there; the Minnen base is its own; a vanilla model is itself."""
+    assert zoo.vanilla_base("slic-default") == "bmshj2018-hyperprior-q4-cpu14k"
+    assert zoo.vanilla_base("slic-default-v2") == "bmshj2018-hyperprior-q4-cpu14k"
+    assert zoo.vanilla_base("mbt2018-mean-q4-cpu") == "mbt2018-mean-q4-cpu"
+    assert zoo.vanilla_base("mbt2018-mean-q3") == "mbt2018-mean-q3"
+    with pytest.raises(WeightsError, match="unknown model"):
+        zoo.vanilla_base("no-such-model")

@@ -15,7 +15,7 @@ from ..evaluation.attacks import run_pgd
 from ..evaluation.rd import ANCHORS, run_rd
 from ..evaluation.robustness import fmt as robustness_fmt
 from ..evaluation.report import _fmt, _mean, attack_rows
-from ..evaluation.suite import BASE_MODEL, EvalConfig, run_eval
+from ..evaluation.suite import EvalConfig, run_eval
 from ..io.atomic import write_json
 from .args import device, positive_int
 from .codec_commands import add_model_args
@@ -49,7 +49,7 @@ def add_commands(subparsers) -> None:
     p.add_argument("--vanilla", nargs="+", default=None, metavar="NAME",
                    help="vanilla codecs for the re-compression attack (default: every one present locally)")
     p.add_argument("--control", default=None, help="vanilla control run through the same pipeline "
-                   f"(default: the SLIC model card's base, else {BASE_MODEL}; 'none' to skip it)")
+                   "(default: the vanilla codec the SLIC model stands on, as its cards say; 'none' to skip it)")
     p.add_argument("--launder-k", type=int, default=2, help="K of the K-way laundering / re-compression (default 2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random transforms (default 0)")
     p.add_argument("--no-lpips", action="store_true", help="skip LPIPS (saves the VGG passes)")
@@ -228,6 +228,18 @@ def cmd_eval(args) -> int:
 # ------------------------------------------------------------------------------------ eval-rd
 
 
+def _comparison_line(c: dict, anchor: str) -> str:
+    """One family against an anchor curve: its BD-rate, or (too few points for one) the rate change
+    of each of its points at equal PSNR."""
+    if isinstance(c["bd-rate"], float):
+        return f"BD-rate {c['test']} vs {anchor}: {c['bd-rate']:+.2f} %"
+    if len(c["anchor_points"]["bpp"]) < 2:
+        return f"BD-rate {c['test']} vs {anchor}: n/a (the anchor is one point; a curve needs 2, a BD-rate 4)"
+    points = ", ".join("outside the anchor's PSNR range" if v is None else f"{v:+.1f} %"
+                       for v in c["rate_at_equal_psnr_percent"])
+    return f"rate vs {anchor} at equal PSNR, {c['test']}: {points} (a BD-rate needs 4 points per curve)"
+
+
 def cmd_eval_rd(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -238,21 +250,11 @@ def cmd_eval_rd(args) -> int:
     for r in result["models"]:
         print(f"{r['name']:<36} {r['family']:<32} {r['bpp']:8.4f} {r['psnr-rgb']:8.2f}")
     for c in result["bd_rate_percent"]:
-        value = f"{c['bd-rate']:+.2f} %" if isinstance(c["bd-rate"], float) else f"n/a ({c['reason']})"
-        print(f"BD-rate {c['test']} vs {c['anchor']}: {value}")
-        if not isinstance(c["bd-rate"], float):
-            for label, pts in (("test", c["test_points"]), ("anchor", c["anchor_points"])):
-                print(f"  {label} points (bpp, PSNR): " + ", ".join(
-                    f"({b:.4f}, {p:.2f})" for b, p in zip(pts["bpp"], pts["psnr-rgb"])))
+        print(_comparison_line(c, c["anchor"]))
     if not result["bd_rate_percent"]:
         print("BD-rate: n/a (needs a SLIC family and the vanilla family of the same architecture)")
     for c in result["bd_rate_vs_anchors_percent"]:
-        if isinstance(c["bd-rate"], float):
-            print(f"BD-rate {c['test']} vs {c['anchor'].upper()} (Pillow): {c['bd-rate']:+.2f} %")
-        else:
-            points = ", ".join("outside the anchor's PSNR range" if v is None else f"{v:+.1f} %"
-                               for v in c["rate_at_equal_psnr_percent"])
-            print(f"rate vs {c['anchor'].upper()} (Pillow) at equal PSNR, {c['test']}: {points}")
+        print(_comparison_line(c, f"{c['anchor'].upper()} (Pillow)"))
     print(f"wrote {out}/rd.json, rd.png")
     return 0
 

@@ -15,7 +15,10 @@ from ..training import TrainConfig, Trainer
 def _common_args(p) -> None:
     p.add_argument("--data", nargs="+", required=True, help="directories or files of training images")
     p.add_argument("--out", required=True, help="run directory (checkpoint.pt, log.csv, val_grid.png)")
-    p.add_argument("--steps", type=positive_int), p.add_argument("--minutes", type=positive_float)
+    p.add_argument("--steps", type=positive_int, help="stop at this many optimiser steps in all (a resumed run counts "
+                   "the checkpoint's: --resume --steps 1 --export NAME exports a checkpoint without training)")
+    p.add_argument("--minutes", type=positive_float, help="wall-clock minutes for this invocation (not cumulative "
+                   "over resumes)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--lambda", dest="lmbda", type=float, help="rate-distortion λ (default: CompressAI's for the quality)")
     p.add_argument("--lr", type=positive_float), p.add_argument("--batch", type=positive_int, default=8)

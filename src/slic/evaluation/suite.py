@@ -32,7 +32,6 @@ from . import attacks
 from .psnr import psnr
 from .report import _mean, plot_attacks, plot_examples, plot_rd, summarize, write_table
 
-BASE_MODEL = "bmshj2018-hyperprior-q4-cpu14k"
 N_EXAMPLES = 3
 
 
@@ -43,12 +42,8 @@ def vanilla_models() -> list[str]:
 
 
 def default_control(model: str) -> str:
-    """The vanilla model a SLIC model was fine-tuned from (its card says), else the local base."""
-    spec = zoo.get_spec(model)
-    if not spec.is_slic:
-        return model
-    base = spec.card.get("training", {}).get("config", {}).get("base")
-    return base if base in zoo.registry() else BASE_MODEL
+    """The vanilla model a SLIC model stands on (its cards say: `zoo.vanilla_base`)."""
+    return zoo.vanilla_base(model)
 
 
 class CachedCoder:

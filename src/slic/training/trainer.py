@@ -32,6 +32,10 @@ log = logging.getLogger("slic")
 LOG_FIELDS = ["step", "minutes", "loss", "bpp", "psnr_x_x1", "adv", "psnr_x1_x2", "psnr_x1u_x2u", "op", "guard",
               "rate_guard", "aux", "val_bpp", "val_psnr_x_x1", "val_psnr_x1_x2", "val_psnr_x1u_x2u"]
 
+# channels_last input or weights make torch 2.13's CPU backward of Cheng 2020's residual blocks
+# corrupt the heap (segfault or "corrupted size vs. prev_size" at the first or second step)
+CONTIGUOUS_ONLY = ("cheng2020-anchor",)
+
 
 class Trainer:
     log_fields = LOG_FIELDS
@@ -52,6 +56,10 @@ class Trainer:
             self.net.to(cfg.device)
         if cfg.bf16:
             autocast_transforms(self.net, cfg.device)
+        if cfg.channels_last and self.arch in CONTIGUOUS_ONLY:
+            log.warning("%s trains in the contiguous memory format (channels_last crashes torch's CPU "
+                        "backward for it)", self.arch)
+            cfg.channels_last = False
         if cfg.channels_last:  # measured faster on CPU with and without bf16 (benchmarks/train_speed.py)
             self.net.to(memory_format=torch.channels_last)
         main_params = [p for n, p in self.net.named_parameters() if not n.endswith(".quantiles")]
@@ -89,10 +97,7 @@ class Trainer:
     def _frozen_base(self):
         """The vanilla codec the guards compare against (train mode: the same noisy quantisation
         proxy as the model being trained), frozen."""
-        from ..ops.compression import DEFAULT_VANILLA
-
-        spec = zoo.get_spec(self.cfg.base)
-        base_spec = spec if not spec.is_slic else zoo.get_spec(DEFAULT_VANILLA)
+        base_spec = zoo.get_spec(zoo.vanilla_base(self.cfg.base))  # a SLIC --base: the vanilla it stands on
         base = build_net(base_spec.arch, read_state_dict(zoo.fetch(base_spec.weights)))
         restore_likelihood_bounds(base)
         for p in base.parameters():
@@ -178,9 +183,16 @@ class Trainer:
         log.info("resumed from %s at step %d (%.1f min)", path, self.step, self.elapsed / 60)
 
     # steps ----------------------------------------------------------------------------------
+    def _batch(self) -> torch.Tensor:
+        """A batch of crops in the net's own memory format. The sampler's permuted HWC arrays have
+        channels-last strides; fed as they are to a contiguous Cheng 2020 net, torch 2.13's CPU
+        backward corrupts the heap (a segfault at the second step), so the layout is set explicitly."""
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        return self.sampler.batch(self.cfg.batch).to(self.cfg.device).contiguous(memory_format=fmt)
+
     def train_step(self) -> dict:
         self.net.train()
-        x = self.sampler.batch(self.cfg.batch).to(self.cfg.device)
+        x = self._batch()
         self.opt.zero_grad(set_to_none=True)
         loss, stats = slic_loss(self.net, x, self.cfg, self.metric, self.attacker, self.base)
         if not torch.isfinite(loss):

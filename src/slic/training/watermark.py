@@ -208,7 +208,7 @@ class WatermarkTrainer(Trainer):
         self.net.eval()
         self.nets.train()
         cfg = self.cfg
-        x = self.sampler.batch(cfg.batch).to(cfg.device)
+        x = self._batch()
         bits = torch.randint(0, 2, (cfg.batch, RAW_BITS), generator=self.bit_rng).float().to(cfg.device)
         with straight_through(self.net):
             loss_msg, loss_codec, stats = watermark_losses(self.net, self.nets, x, cfg, self.weights, self.metrics,

@@ -1,5 +1,6 @@
 """Named models: the registry of CompressAI architectures × qualities, the local bases, and every model
-described by a model card (bundled in the package or exported into the cache by `slic train`)."""
+described by a model card (bundled in the package, exported into the cache by `slic train`, or kept
+beside its weights in a directory of `$SLIC_WEIGHTS_PATH`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import WeightsError
 from .cards import ModelCard, read_cards
-from .files import PACKAGE_WEIGHTS, WeightFile, slic_home
+from .files import WeightFile, search_roots
 
 log = logging.getLogger("slic")
 _COMPRESSAI_URL = "https://compressai.s3.amazonaws.com/models/v1/{arch}-{q}-{h}.pth.tar"
@@ -67,10 +68,12 @@ _LOCAL_SPECS = [
 ]
 
 def _card_specs() -> list[ModelSpec]:
-    """Models described by `*.json` model cards: bundled in the package, or exported by
-    `slic train --export` into the user cache. A malformed card is skipped with a warning."""
+    """Models described by `*.json` model cards in every weights root, in search order: bundled in
+    the package, exported by `slic train --export` into the user cache, or shipped beside their
+    weights in a directory of `$SLIC_WEIGHTS_PATH` (the repository's `weights/`: the codec family
+    kept out of the wheel). A malformed card is skipped with a warning."""
     specs = []
-    for card in read_cards([PACKAGE_WEIGHTS, slic_home() / "weights"]):
+    for card in read_cards(search_roots()):
         if card.kind != "codec":
             continue  # e.g. the JPEG surrogate: found through files.bundled_file()
         specs.append(ModelSpec(
@@ -99,6 +102,37 @@ def get_spec(name: str) -> ModelSpec:
     return models[name]
 
 
+
+
+def _started_from(card: ModelCard | None) -> str | None:
+    """The model a card says its model was trained from, or None."""
+    if card is None:
+        return None
+    training = card.get("training")
+    config = training.get("config") if isinstance(training, dict) else None
+    base = config.get("base") if isinstance(config, dict) else None
+    previous = card.get("previous")
+    return base if isinstance(base, str) else previous if isinstance(previous, str) else None
+
+
+def vanilla_base(name: str) -> str:
+    """The vanilla codec a model stands on: the model itself if it is not SLIC, else the chain its
+    cards record — `training.config.base` (what `slic train --base` started from) or `previous` (the
+    version it continued) — followed to the first vanilla model. A chain that ends in a name not in
+    the registry falls back to a local base of the same architecture and quality."""
+    models = registry()
+    start = get_spec(name)
+    seen = set()
+    while name in models and name not in seen:
+        seen.add(name)
+        spec = models[name]
+        if not spec.is_slic:
+            return name
+        name = _started_from(spec.card)
+    for spec in models.values():
+        if spec.origin == "base" and spec.arch == start.arch and spec.quality == start.quality:
+            return spec.name
+    raise WeightsError(f"no vanilla base known for '{start.name}' ({start.arch} q{start.quality})")
 
 
 def model_rows(default: str) -> list[dict]:
