@@ -243,22 +243,19 @@ class Codec:
         (blur, median, sharpen, a rotation) made unreadable, and it is re-encoded like one. Natural
         photos and the vanilla covers keep ≥ 15.8 dB through that path (Kodak, RESULTS §21's
         vanilla-launder row), edited SLIC decodes fall to 4–13 dB: KEYED_COLLAPSE_DB lies between."""
-        decoded = self.decompress_tensor(data)
-        mse = float((decoded.double() - quantize_8bit(x.float()).double()).pow(2).mean())
-        return mse > 0 and 10 * np.log10(1.0 / mse) < KEYED_COLLAPSE_DB
+        return latent_mark.psnr_8bit(self.decompress_tensor(data), quantize_8bit(x.float())) < KEYED_COLLAPSE_DB
 
     @property
     def is_watermark_model(self) -> bool:
         return self.message_nets is not None or self.mark is not None
 
     def _watermark_hook(self, value):
-        if self.mark is not None:
-            raw = wm_payload.encode_payload(wm_payload.parse_watermark(value))
-            return latent_mark.embed_hook(self.net, self.mark, raw)
-        if self.message_nets is None:
+        if not self.is_watermark_model:
             raise InputError(f"model '{self.name}' cannot embed a watermark (use a watermark model: "
                              "see slic train-watermark)")
         raw = wm_payload.encode_payload(wm_payload.parse_watermark(value))
+        if self.mark is not None:
+            return latent_mark.embed_hook(self.net, self.mark, raw)
         return watermark.residual_hook(self.message_nets, raw)
 
     @torch.inference_mode()

@@ -133,7 +133,8 @@ def delta(key: MarkKey, sigma: torch.Tensor, raw_bits: np.ndarray, level: float 
     return (_tiled(chips, h, w) * signs[_tiled(bit, h, w)] * in_band(sigma[0].float().cpu(), key.band))[None]
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+def psnr_8bit(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (dB) of two images in [0, 1] on the 8-bit grid (inf when equal)."""
     mse = float(((a.clamp(0, 1) - b.clamp(0, 1)) * 255).round().pow(2).mean())
     return 10 * np.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
 
@@ -151,7 +152,7 @@ def embed_hook(net, key: MarkKey, raw_bits: np.ndarray):
         plain = net.g_s(y_hat)
         for level in LEVELS:
             d = delta(key, sigma, raw_bits, level).to(y.device)
-            if _psnr(plain, net.g_s(y_hat + d)) >= key.min_psnr:
+            if psnr_8bit(plain, net.g_s(y_hat + d)) >= key.min_psnr:
                 break
         return y_hat + d
 
@@ -256,17 +257,18 @@ def _reading(net, key: MarkKey, x: torch.Tensor, fast: bool = False, **where) ->
     return {"z": z, "energy": energy(z), "offset": offset, "phase": (0, 0), "scale": 1.0, **where}
 
 
-def _rescaled(x: torch.Tensor, f: float) -> torch.Tensor | None:
+def _rescaled_size(x: torch.Tensor, f: float) -> tuple[int, int] | None:
+    """The size of x with a resize by f undone, or None when it is too small to read or too large."""
     h, w = x.shape[-2:]
     size = (round(h / f), round(w / f))
-    if min(size) < 4 * GRID or max(size) > MAX_RESCALED:
+    return size if 4 * GRID <= min(size) and max(size) <= MAX_RESCALED else None
+
+
+def _rescaled(x: torch.Tensor, f: float) -> torch.Tensor | None:
+    size = _rescaled_size(x, f)
+    if size is None:
         return None
     return F.interpolate(x.float(), size=size, mode="bicubic", align_corners=False).clamp(0, 1)
-
-
-def _rescaled_size_ok(x: torch.Tensor, f: float) -> bool:
-    h, w = x.shape[-2:]
-    return min(round(h / f), round(w / f)) >= 4 * GRID and max(round(h / f), round(w / f)) <= MAX_RESCALED
 
 
 def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=None) -> dict:
@@ -293,7 +295,7 @@ def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done) -> dict:
     candidates = []
     for f in SCALES:
         xs = _rescaled(corner, f)
-        if xs is not None and _rescaled_size_ok(x, f):
+        if xs is not None and _rescaled_size(x, f) is not None:
             candidates.append((_reading(net, key, xs, fast=True)["energy"], f, (0, 0)))
     for py in range(0, GRID, PHASE_STEP):
         for px in range(0, GRID, PHASE_STEP):

@@ -137,7 +137,8 @@ def confidence_of(logits: torch.Tensor) -> float:
 
 def decide(logits: torch.Tensor, threshold: float, model: str) -> ExtractResult:
     """Bit logits (B,) → the three-way outcome. A payload is reported only when BCH decodes (with
-    Chase soft decoding, `format.payload.decode_soft`) and the CRC matches; confident bits that do not decode are "uncorrectable"; the rest "absent"."""
+    Chase soft decoding, `format.payload.decode_soft`) and the CRC matches; confident bits that do
+    not decode are "uncorrectable"; the rest "absent"."""
     logits = logits.detach().float().reshape(-1)
     conf = confidence_of(logits)
     decoded = wm_payload.decode_soft(logits.numpy())

@@ -41,11 +41,6 @@ def vanilla_models() -> list[str]:
             if spec.origin in ("base", "official") and zoo.locate(spec.weights) is not None]
 
 
-def default_control(model: str) -> str:
-    """The vanilla model a SLIC model stands on (its cards say: `zoo.vanilla_base`)."""
-    return zoo.vanilla_base(model)
-
-
 class CachedCoder:
     """`attacks.code` with a memo keyed by (model name, weights, pixels); the name counts because the
     `.slic` header carries it, so it changes the byte count.
@@ -183,7 +178,7 @@ def run_eval(config: EvalConfig, progress: bool = True) -> dict:
         raise InputError("--launder-k must be at least 1")
     images = find_images(data, limit)
     codec = load_codec(model, device)
-    control = control or default_control(model)
+    control = control or zoo.vanilla_base(model)  # the vanilla codec the model stands on
     # "none": the control was evaluated in a run of its own (it does not depend on the model)
     control_codec = load_codec(control, device) if control not in (model, "none") else None
     vanilla_codecs = _load_vanilla(vanilla_models() if vanilla is None else vanilla, device)
