@@ -83,6 +83,31 @@ def test_extract_after_off_grid_crop_and_jpeg(wm, stego):
     assert wm.extract(real_jpeg(pixels, 75)).payload == bytes.fromhex(PAYLOAD[2:])
 
 
+def test_rotated_matches_pillow_and_computes_only_the_box(photo):
+    x = to_tensor(photo)
+    for degrees in (4.0, -11.5):
+        pil = to_tensor(np.asarray(Image.fromarray(photo).rotate(degrees, resample=Image.BICUBIC)))
+        mine = lm.rotated(x, degrees)
+        inner = (..., slice(64, -64), slice(64, -64))  # away from the black corners
+        assert lm.psnr_8bit(pil[inner], mine[inner]) > 38  # PIL's bicubic kernel differs slightly from torch's
+        assert lm.psnr_8bit(pil[inner], x[inner]) < 25  # and the rotation is not a no-op
+        assert torch.equal(lm.rotated(x, degrees, (32, 48, 100, 200)), mine[..., 32:132, 48:248])
+
+
+def test_extract_after_turns_mirrors_and_rotations(wm, stego):
+    """The eight 90° turns and mirror images and rotations about the centre (canvas kept, black or
+    white corners) are undone by the reader; an unmarked image stays absent after that search."""
+    _, pixels = stego
+    expected = bytes.fromhex(PAYLOAD[2:])
+    turned = np.ascontiguousarray(np.rot90(pixels, 1))
+    mirrored = np.ascontiguousarray(pixels[:, ::-1])
+    tilted = np.asarray(Image.fromarray(pixels).rotate(-6.3, resample=Image.BICUBIC))
+    white = np.asarray(Image.fromarray(pixels).rotate(2.2, resample=Image.BILINEAR, fillcolor=(255, 255, 255)))
+    for changed in (turned, mirrored, tilted, white):
+        assert wm.extract(changed, reorient=False).status != "found"  # the plain search does not read them
+        assert wm.extract(changed).payload == expected
+
+
 def test_cover_is_stable_and_stego_collapses_on_reencoding(wm, photo, stego):
     cover_file = wm.encode(photo)
     assert wm.extract(cover_file).status == "absent"

@@ -230,7 +230,7 @@ class Codec:
         (an edited stego); every other image goes through the vanilla cover codec and stays stable."""
         if value is not None:
             return self.compress_tensor(x, latent_hook=self._watermark_hook(value))
-        found = self.extract(x)
+        found = self.extract(x, reorient=False)  # a turned or rotated stego is caught by the collapse test
         if found.status == "found":
             return self.compress_tensor(x, latent_hook=self._watermark_hook(found.payload))
         marked_path = self.compress_tensor(x)
@@ -259,11 +259,11 @@ class Codec:
         return watermark.residual_hook(self.message_nets, raw)
 
     @torch.inference_mode()
-    def message_logits(self, source) -> torch.Tensor:
+    def message_logits(self, source, reorient: bool = True) -> torch.Tensor:
         """The message decoder's bit logits (B,) for a `.slic` file (its decoded latent ŷ) or an image
         (any size; g_a of the image, as re-encoding it would compute)."""
         if self.mark is not None:
-            return latent_mark.as_logits(self._mark_scores(source))
+            return latent_mark.as_logits(self._mark_scores(source, reorient))
         if self.message_nets is None:
             raise InputError(f"model '{self.name}' carries no watermark decoder (use a watermark model)")
         if isinstance(source, (bytes, bytearray)):
@@ -276,10 +276,10 @@ class Codec:
                 y = watermark.latent_of_image(self.net, x)
         return self.message_nets.decoder(y.float())[0].cpu()
 
-    def _mark_scores(self, source) -> torch.Tensor:
+    def _mark_scores(self, source, reorient: bool = True) -> torch.Tensor:
         """z of the keyed mark: a marked `.slic` file is read on its decoded ŷ (the changes at full
         size), a cover file on the cover's ŷ, an image through the cover codec's g_a with the search
-        of `latent_mark.read_image`."""
+        of `latent_mark.read_image` (turns, mirror images and rotations undone too when `reorient`)."""
         if isinstance(source, (bytes, bytearray)):
             seen = []
             header = container.read_header(bytes(source))
@@ -289,11 +289,13 @@ class Codec:
             return latent_mark.read_latent(self.mark, y, latent_mark.hyperprior_scales(owner.net, y))
         x = source if isinstance(source, torch.Tensor) else to_tensor(load_image(source))
         with deterministic_kernels():
-            return latent_mark.read_image(self.cover.net, self.mark, x.to(self.device), done=_decodes)["z"]
+            return latent_mark.read_image(self.cover.net, self.mark, x.to(self.device), done=_decodes,
+                                          reorient=reorient)["z"]
 
-    def extract(self, source) -> "watermark.ExtractResult":
-        """Read the watermark of a `.slic` file (bytes) or an image: found / uncorrectable / absent."""
-        return watermark.decide(self.message_logits(source), self.watermark_threshold, self.name)
+    def extract(self, source, reorient: bool = True) -> "watermark.ExtractResult":
+        """Read the watermark of a `.slic` file (bytes) or an image: found / uncorrectable / absent.
+        `reorient=False` skips the search over turns, mirror images and rotations (faster)."""
+        return watermark.decide(self.message_logits(source, reorient), self.watermark_threshold, self.name)
 
     def decode(self, data: bytes, output: str = "pil", max_pixels: int | None = None):
         """`.slic` bytes → image ('pil', 'array' (uint8 H×W×3) or 'tensor' ((1,3,H,W) float)).

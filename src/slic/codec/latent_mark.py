@@ -23,12 +23,15 @@ loud, spread over thousands of positions so that correlation lifts it out of the
   energy. A `.slic` file is read on its decoded ŷ (`read_latent`: the change at full size); an
   image on g_a(image) of a codec whose encoder reproduces the marked latent (the vanilla base: a
   SLIC encoder collapses its own decodes), after a search over the 16-pixel grid phase, the tile
-  offset and a few resize factors (`read_image`), so crops and resizes are read too.
+  offset and a few resize factors (`read_image`), so crops and resizes are read too; when none of
+  those decodes, the eight 90° turns and mirror images and rotations about the centre up to ±15°
+  are undone and read (`_reoriented`), and one of those readings is taken only if it decodes.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,10 +50,14 @@ LEVELS = (1.0, 0.7, 0.5, 0.35, 0.25, 0.18)  # nested subsets of the keyed positi
 # sizes an image may have been resized by before it is read (1/f is tried); 1.0 is always tried first
 SCALES = (0.75, 0.5, 0.9, 1.25, 0.6, 0.8, 1.5, 2.0)
 SEARCH_WINDOW = 384  # pixels: the phase and scale search reads the central window of this size
-PHASE_STEP = 3  # grid phases tried: 0, 3, …, 15 in each axis (then ±1 around the best)
+PHASE_STEP = 2  # grid phases tried: 0, 2, …, 14 in each axis (then ±1 around the best)
+PHASE_REFINE = 6  # best coarse phases refined ±1 pixel before the whole-image readings
 CONFIRM = 3  # best window candidates read again on the whole image
 MAX_RESCALED = 8192  # pixels: no resize hypothesis reads an image larger than this side
 CLIP = 3.0  # host values beyond 3 robust stds are clipped before correlating
+ANGLE_MAX = 15.0  # degrees: rotations about the centre (canvas kept) undone when nothing else decodes
+ANGLE_STEP = 0.5  # coarse step, ranked on the central window (≤ 0.25° off: ≈ 1 pixel at its corners)
+ANGLE_REFINE = (0.25, 0.125, 0.0625)  # then ± these around each of the best coarse angles
 
 
 @dataclass(frozen=True)
@@ -245,10 +252,47 @@ def _latent(net, x: torch.Tensor, fast: bool = False) -> tuple[torch.Tensor, tor
     return y, hyperprior_scales(net, y)
 
 
-def _window(x: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
+def _window_box(h: int, w: int, size: int) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the central window, its corner on the 16-pixel grid."""
     top, left = max(0, (h - size) // 2) // GRID * GRID, max(0, (w - size) // 2) // GRID * GRID
-    return x[..., top: top + size, left: left + size]
+    return top, left, min(size, h - top), min(size, w - left)
+
+
+def _window(x: torch.Tensor, size: int) -> torch.Tensor:
+    top, left, h, w = _window_box(*x.shape[-2:], size)
+    return x[..., top: top + h, left: left + w]
+
+
+def rotated(x: torch.Tensor, degrees: float, box: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+    """x (1,3,H,W) rotated counter-clockwise by `degrees` about its centre on the same canvas, as
+    PIL's `Image.rotate` does (pixel centres, bicubic, black outside); only the output pixels in
+    `box` = (top, left, height, width) are computed (all by default), so a window costs a window."""
+    h, w = x.shape[-2:]
+    top, left, bh, bw = box or (0, 0, h, w)
+    t = math.radians(degrees)
+    dy = torch.arange(top, top + bh, dtype=torch.float64) + 0.5 - h / 2
+    dx = torch.arange(left, left + bw, dtype=torch.float64) + 0.5 - w / 2
+    dy, dx = torch.meshgrid(dy, dx, indexing="ij")
+    gx = 2 * (math.cos(t) * dx - math.sin(t) * dy) / w  # where each output pixel samples the input,
+    gy = 2 * (math.sin(t) * dx + math.cos(t) * dy) / h  # in grid_sample's [-1, 1] (align_corners=False)
+    grid = torch.stack((gx, gy), -1)[None].to(x.device, torch.float32)
+    out = F.grid_sample(x.float(), grid, mode="bicubic", padding_mode="zeros", align_corners=False)
+    return out.clamp(0, 1)
+
+
+def _dihedral() -> dict:
+    """name → a function undoing one of the seven non-trivial 90° turns and mirror images (exactly);
+    functions, not tensors, so that a large image is never held eight times."""
+    out = {}
+    for mirror in (False, True):
+        for k in range(4):
+            if mirror or k:
+                out[f"{'mirror+' if mirror else ''}turn{90 * k}"] = functools.partial(_undo_turn, mirror=mirror, k=k)
+    return out
+
+
+def _undo_turn(x: torch.Tensor, mirror: bool, k: int) -> torch.Tensor:
+    return torch.rot90(torch.flip(x, (-1,)) if mirror else x, -k, (-2, -1))
 
 
 def _reading(net, key: MarkKey, x: torch.Tensor, fast: bool = False, **where) -> dict:
@@ -271,7 +315,7 @@ def _rescaled(x: torch.Tensor, f: float) -> torch.Tensor | None:
     return F.interpolate(x.float(), size=size, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=None) -> dict:
+def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=None, reorient: bool = True) -> dict:
     """Read an image (1,3,H,W) in [0,1] with `net`'s g_a and hyperprior: z of the best reading and
     where it was found ("phase" in pixels, "scale" the resize undone, tile "offset").
 
@@ -279,14 +323,16 @@ def read_image(net, key: MarkKey, x: torch.Tensor, search: bool = True, done=Non
     and `done(z)` (e.g. "the payload decodes") is not yet true, resized by 1/f for f in SCALES
     (ranked on the top-left window: a resize keeps the origin on the grid) and every 16-pixel grid
     phase in steps of PHASE_STEP (ranked on the central window; a ±1-pixel misalignment keeps a
-    third of the energy, 2 pixels none); the best CONFIRM candidates are read on the whole image.
-    The reading with the most energy wins; decoding it (BCH + CRC) is the caller's."""
+    third of the energy, 2 pixels none), the best PHASE_REFINE of them refined ±1 pixel
+    (`_phase_candidates`); the best CONFIRM candidates are read on the whole image.
+    The reading with the most energy wins; decoding it (BCH + CRC) is the caller's. When nothing
+    decodes and `reorient`, 90° turns, mirror images and rotations are undone too (`_reoriented`)."""
     done = done or (lambda z: False)
     with torch.no_grad():
-        return _search(net, key, x, search, done)
+        return _search(net, key, x, search, done, reorient)
 
 
-def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done) -> dict:
+def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done, reorient: bool) -> dict:
     best = _reading(net, key, x)
     if not search or done(best["z"]):
         return best
@@ -297,19 +343,77 @@ def _search(net, key: MarkKey, x: torch.Tensor, search: bool, done) -> dict:
         xs = _rescaled(corner, f)
         if xs is not None and _rescaled_size(x, f) is not None:
             candidates.append((_reading(net, key, xs, fast=True)["energy"], f, (0, 0)))
-    for py in range(0, GRID, PHASE_STEP):
-        for px in range(0, GRID, PHASE_STEP):
-            if (py, px) != (0, 0):
-                candidates.append((_reading(net, key, window[..., py:, px:], fast=True)["energy"], 1.0, (py, px)))
+    candidates += [(e, 1.0, phase) for e, phase in _phase_candidates(net, key, window)]
     for _, f, (py, px) in sorted(candidates, reverse=True)[:CONFIRM]:
         if f != 1.0:
             found = _reading(net, key, _rescaled(x, f), scale=f)
-        else:  # refine the phase ±1 pixel on the window, then read the whole image there
-            near = [(max(0, py + dy), max(0, px + dx)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-            _, (py, px) = max((_reading(net, key, window[..., a:, b:], fast=True)["energy"], (a, b)) for a, b in near)
+        else:
             found = _reading(net, key, x[..., py:, px:], phase=(py, px))
         if found["energy"] > best["energy"]:
             best = found
         if done(best["z"]):
             break
+    if reorient and not done(best["z"]):
+        found = _reoriented(net, key, x, done)
+        if found is not None:
+            return found
     return best
+
+
+def _phase_candidates(net, key: MarkKey, window: torch.Tensor) -> list[tuple[float, tuple[int, int]]]:
+    """(window energy, pixel phase) of the best PHASE_REFINE grid phases: every phase in steps of
+    PHASE_STEP is read on the window, then each of the best is moved to the best of its ±1-pixel
+    neighbours (a 1-pixel misalignment keeps about a third of the energy, so the coarse ranking
+    alone often misses the true phase). Phase 16 is a whole latent position: the same as 0."""
+    energies: dict[tuple[int, int], float] = {}
+
+    def energy_at(phase: tuple[int, int]) -> float:
+        if phase not in energies:
+            energies[phase] = _reading(net, key, window[..., phase[0]:, phase[1]:], fast=True)["energy"]
+        return energies[phase]
+
+    coarse = [(py, px) for py in range(0, GRID, PHASE_STEP) for px in range(0, GRID, PHASE_STEP) if (py, px) != (0, 0)]
+    out = []
+    for py, px in sorted(coarse, key=energy_at, reverse=True)[:PHASE_REFINE]:
+        near = [(a, b) for a in (py - 1, py, py + 1) for b in (px - 1, px, px + 1)
+                if 0 <= a <= GRID and 0 <= b <= GRID and (a, b) != (0, 0)]
+        phase = max(near, key=energy_at)
+        out.append((energy_at(phase), phase))
+    return out
+
+
+def _reoriented(net, key: MarkKey, x: torch.Tensor, done) -> dict | None:
+    """The first reading that decodes once a 90° turn or mirror image (undone exactly) or a rotation
+    about the centre by up to ±ANGLE_MAX° is undone; None when none does. All 7 + 2·ANGLE_MAX/ANGLE_STEP
+    hypotheses are ranked on the central window; the best CONFIRM (a rotation's angle refined first)
+    are read on the whole image. Only a decoding reading is returned: these hypotheses must not raise
+    the energy an unmarked image can reach (the "uncorrectable" threshold is calibrated on the
+    searches above), and each extra decode adds ≈ 10⁻⁵ to a random read's false-payload rate
+    (`format.payload.decode_soft`), so ≈ 3·10⁻⁵ here."""
+    box = _window_box(*x.shape[-2:], SEARCH_WINDOW)
+    if min(box[2:]) < 4 * GRID:
+        return None
+
+    def window_energy(angle: float) -> float:
+        return _reading(net, key, rotated(x, -angle, box), fast=True)["energy"]
+
+    turns = _dihedral()
+    candidates = [(_reading(net, key, _window(undo(x), SEARCH_WINDOW), fast=True)["energy"], name, 0.0)
+                  for name, undo in turns.items()]
+    steps = round(ANGLE_MAX / ANGLE_STEP)
+    candidates += [(window_energy(a), "rotation", a)
+                   for a in (s * k * ANGLE_STEP for k in range(1, steps + 1) for s in (1, -1))]
+    for e_best, name, angle in sorted(candidates, key=lambda c: c[0], reverse=True)[:CONFIRM]:
+        if name != "rotation":
+            found = _reading(net, key, turns[name](x), orientation=name)
+        else:
+            for step in ANGLE_REFINE:  # a local ascent around the best angle so far
+                centre = angle
+                for a in (centre - step, centre + step):
+                    e = window_energy(a)
+                    if e > e_best:
+                        e_best, angle = e, a
+            found = _reading(net, key, rotated(x, -angle), rotation=angle)
+        if done(found["z"]):
+            return found
+    return None
