@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--grid-images", type=int, default=2)
     ap.add_argument("--pgd-images", type=int, default=2)
     ap.add_argument("--threads", type=int)
-    ap.add_argument("--first-only", action="store_true", help="first compression and x̂1→x̂2 only (fast)")
+    ap.add_argument("--first-only", action="store_true", help="first compression and x̂1→x̂2 only, no grid phase or purification (fast)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -172,7 +172,7 @@ def main() -> None:
     result = {"model": args.model, "base": args.base, "data": args.data, "per_image": records,
               "summary": summarize(records)}
     result["grid"] = {}
-    for p, img in list(zip(paths, images))[: args.grid_images]:
+    for p, img in list(zip(paths, images))[: 0 if args.first_only else args.grid_images]:
         result["grid"][p.name] = grid_phase(model, img, seed=0)
     grid_values = [v for g in result["grid"].values() for v in g.values()]
     if grid_values:
@@ -181,7 +181,7 @@ def main() -> None:
                                      "worst": worst[0], "worst_at": f"{worst[1]} (dy,dx)=({worst[2]})",
                                      "over_10db": sum(v > 10 for v in grid_values)}
     result["purification"] = []
-    for p, img in list(zip(paths, images))[: args.pgd_images]:
+    for p, img in list(zip(paths, images))[: 0 if args.first_only else args.pgd_images]:
         h, w = img.shape[:2]
         crop = np.ascontiguousarray(img[(h - 256) // 2:(h + 256) // 2, (w - 256) // 2:(w + 256) // 2])
         for eps in (4 / 255, 8 / 255):

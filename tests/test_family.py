@@ -1,6 +1,7 @@
 """The codec family beyond the Ballé base: the bundled mbt2018-mean base loads from the package, encodes
 and decodes a real crop bit-exactly, `slic pretrain --init` copies matching tensors, and a Cheng 2020
-model trains, exports and codes a real crop through the container (its autoregressive context model)."""
+model trains, exports and codes a real crop through the container (its autoregressive context model);
+the registered Ballé ladder orders rate by quality, and the Minnen and Cheng SLIC models collapse."""
 
 from __future__ import annotations
 
@@ -80,4 +81,16 @@ def test_minnen_slic_model_self_destructs(kodim_crop, one_thread):
     img = kodim_crop(23, (128, 192), top=150, left=250)
     x1 = codec.roundtrip(img)
     assert psnr(img, x1) > 27
+    assert psnr(x1, codec.roundtrip(x1)) < 15
+
+
+def test_cheng_slic_model_self_destructs(kodim_crop, one_thread):
+    """The SLIC model on the Cheng 2020 base (autoregressive context model): it codes a real crop,
+    collapses on re-compression, and its vanilla base is the registered Cheng 2020 base."""
+    codec = slic.load_codec("slic-cheng2020-anchor-q4")
+    assert type(codec.net).__name__ == "Cheng2020Anchor"
+    assert slic.zoo.vanilla_base("slic-cheng2020-anchor-q4") == "cheng2020-anchor-q4-cpu"
+    img = kodim_crop(23, (128, 192), top=150, left=250)
+    x1 = codec.roundtrip(img)
+    assert psnr(img, x1) > 26
     assert psnr(x1, codec.roundtrip(x1)) < 15
