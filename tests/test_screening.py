@@ -1,6 +1,7 @@
 """Miscompression screening: the risk map, the RISK extension (round trip, bounds, fuzz-like
 mutations), `--max-risk`/`--warn`/`slic info`, and a rendered-digit crop that the screening flags at a
-very low rate while Tesseract sees the reading change."""
+very low rate while Tesseract sees the reading change; the OCR screen (`--screen-ocr`) on the same
+crop, on one whose reading the codec keeps, through the CLI, and without Tesseract."""
 
 from __future__ import annotations
 
@@ -92,3 +93,77 @@ def test_rendered_digits_flagged_at_a_very_low_rate(kodim_crop):
         return ty * 32 < box[3] and (ty + 1) * 32 > box[1] and tx * 32 < box[2] and (tx + 1) * 32 > box[0]
 
     assert any(touches_text(ty, tx) for ty, tx, _ in summary.worst[:3])
+
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Debian's tesseract-ocr is not installed")
+
+
+def _digits_crop(kodim_crop, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The crop of the test above with 4918273 drawn at (20, 50), `size` px: (image, text box)."""
+    from PIL import ImageDraw
+
+    from slic.evaluation.screening import _font
+
+    img = Image.fromarray(kodim_crop(3, 128, top=20, left=20))
+    draw = ImageDraw.Draw(img)
+    draw.text((20, 50), "4918273", font=_font(size), fill=(0, 0, 0))
+    return np.asarray(img), draw.textbbox((20, 50), "4918273", font=_font(size))
+
+
+def _touches(box, ty, tx, tile=32):
+    return ty * tile < box[3] and (ty + 1) * tile > box[1] and tx * tile < box[2] and (tx + 1) * tile > box[0]
+
+
+@needs_tesseract
+def test_ocr_screen_flags_a_changed_reading_and_not_a_kept_one(kodim_crop, one_thread):
+    """At a very low rate (as above) the reading of 12-px digits changes: the OCR screen flags the
+    tiles of the digits first; at the model's own rate 18-px digits keep their reading and nothing
+    is flagged."""
+    pytest.importorskip("pytesseract")
+    from slic.codec.ocr_screening import OCR_RISK, read
+
+    codec = slic.load_codec()
+    x, box = _digits_crop(kodim_crop, 12)
+    small = np.asarray(Image.fromarray(x).resize((64, 64), Image.BICUBIC))
+    low = np.asarray(Image.fromarray(codec.roundtrip(small)).resize((128, 128), Image.BICUBIC))
+    assert read(x, box) == "4918273" != read(low, box)
+    summary = screen(x, low, ocr=True)
+    assert summary.flagged and summary.threshold == OCR_RISK
+    assert summary.worst[0][2] > OCR_RISK and _touches(box, *summary.worst[0][:2])
+
+    kept, box = _digits_crop(kodim_crop, 18)
+    decoded = codec.roundtrip(kept)
+    assert read(kept, box) == read(decoded, box) == "4918273"
+    quiet = screen(kept, decoded, ocr=True)
+    assert not quiet.flagged and quiet.max_risk < OCR_RISK
+
+
+@needs_tesseract
+def test_encode_screen_ocr_stores_the_summary(tmp_path, kodim_crop, capsys, one_thread):
+    pytest.importorskip("pytesseract")
+    from slic.codec.ocr_screening import OCR_RISK
+
+    Image.fromarray(_digits_crop(kodim_crop, 18)[0]).save(tmp_path / "in.png")
+    assert main(["encode", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.slic"), "--screen-ocr"]) == 0
+    summary = stored_summary((tmp_path / "a.slic").read_bytes())
+    assert summary is not None and summary.threshold == OCR_RISK
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "a.slic"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["extensions"]["miscompression_screening"]
+    assert shown["threshold"] == OCR_RISK and shown["flagged"] == summary.flagged
+
+
+def test_screen_ocr_without_tesseract_is_one_line_and_writes_nothing(tmp_path, kodim_crop, capsys, monkeypatch):
+    pytesseract = pytest.importorskip("pytesseract")
+    from slic.errors import InputError
+
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(tmp_path / "no-such-tesseract"))
+    img = kodim_crop(8, 64)
+    Image.fromarray(img).save(tmp_path / "in.png")
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.slic"), "--screen-ocr"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Tesseract" in err and "Traceback" not in err
+    assert not (tmp_path / "a.slic").exists()
+    with pytest.raises(InputError):
+        slic.load_codec().encode(img, screen_ocr=True)

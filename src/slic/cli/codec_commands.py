@@ -40,6 +40,10 @@ def add_commands(sub) -> None:
     p.add_argument("--no-screen", dest="screen", action="store_false",
                    help="skip miscompression screening (on by default: one more decode; the summary is stored "
                         "in the file and shown by slic info)")
+    p.add_argument("--screen-ocr", action="store_true",
+                   help="screen with an OCR as well (needs Tesseract): read the text in the image and in its "
+                        "compression and flag the tiles whose reading changed (their risk is above 10, the "
+                        "stored threshold); slower")
     p.add_argument("--max-risk", type=float, metavar="R",
                    help="refuse (exit 1, no output) when a tile's miscompression risk exceeds R")
     p.add_argument("--warn", action="store_true", help="report flagged tiles on stderr (the file is still written)")
@@ -99,6 +103,10 @@ def cmd_encode(args) -> int:
     from ..io.atomic import save_bytes
 
     _refuse_overwriting_input(args)
+    if args.screen_ocr:
+        from ..codec.ocr_screening import require_tesseract
+
+        require_tesseract()  # a missing Tesseract fails before the model loads
     codec = _codec(args)
     image = _read_image(args.input, args)
     key = None
@@ -106,9 +114,9 @@ def cmd_encode(args) -> int:
         from ..format.signature import load_private_key
 
         key = load_private_key(args.sign)  # a bad key fails before the work
-    screen = args.screen or args.max_risk is not None or args.warn
+    screen = args.screen or args.max_risk is not None or args.warn or args.screen_ocr
     data = codec.encode(image, ways=args.ways, seed=args.seed, watermark=args.watermark, screen=screen,
-                        family=args.transforms)
+                        family=args.transforms, screen_ocr=args.screen_ocr)
     if screen:
         _check_risk(data, args)
     if key is not None:

@@ -162,6 +162,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--data", nargs="+", required=True, help="test photos")
     p.add_argument("--trials", type=positive_int, default=200, help="text renderings per set (default 200)")
     p.add_argument("--out", help="output directory (default slic-eval-screening-MODEL)")
+    p.add_argument("--ocr", action="store_true",
+                   help="judge the OCR screen (slic encode --screen-ocr) on the same trials as well")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, help="CPU threads")
     add_model_args(p)
@@ -392,23 +394,17 @@ def cmd_eval_verify(args) -> int:
 
 
 def cmd_eval_screening(args) -> int:
-    import shutil
-
     from ..codec import default_model, load_codec
+    from ..codec.ocr_screening import require_tesseract
     from ..evaluation import screening
 
-    if shutil.which("tesseract") is None:
-        raise InputError("tesseract is not installed (Debian: apt-get install tesseract-ocr)")
-    try:
-        import pytesseract  # noqa: F401
-    except ImportError:
-        raise InputError("pytesseract is not installed (pip install pytesseract)") from None
+    require_tesseract()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model or default_model()
     out = Path(args.out or f"slic-eval-screening-{model}")
     report = screening.run(load_codec(model, args.device), args.train, args.data, out, args.trials, args.seed,
-                           progress=not args.quiet)
+                           progress=not args.quiet, ocr=args.ocr)
     print(screening.table(report))
     print(f"wrote {out}/summary.json, table.md, trials.json")
     return 0

@@ -194,13 +194,20 @@ class Codec:
 
     # -- images --------------------------------------------------------------------------------
     def encode(self, image, ways: int = 1, seed=None, watermark=None, screen: bool = False,
-               screen_threshold: float | None = None, family: str = transforms.DEFAULT_FAMILY) -> bytes:
+               screen_threshold: float | None = None, family: str = transforms.DEFAULT_FAMILY,
+               screen_ocr: bool = False) -> bytes:
         """PIL image, uint8 H×W×3 array, path or float tensor → `.slic` bytes. `ways` > 1 encodes with
         the K-way (two-way for 2) defence, its random transforms drawn from `seed` out of the
         `family` ('same-size' or 'paper', `codec.transforms.FAMILIES`). `watermark`
         (a watermark model only: 0x-hex or text str, ≤ 5 bytes, or an int < 2^40) embeds that payload;
         without it a watermark model writes a cover. `screen` decodes the result once more and stores
-        the miscompression screening summary (`codec.screening`) in the file."""
+        the miscompression screening summary (`codec.screening`) in the file; `screen_ocr` screens
+        (implies `screen`) with an OCR of the text as well (`codec.ocr_screening`; needs Tesseract,
+        checked before any work: InputError when missing)."""
+        if screen_ocr:
+            from .ocr_screening import require_tesseract
+
+            require_tesseract()
         pixels = load_image(image)
         x = to_tensor(pixels)
         if self.mark is not None:
@@ -214,11 +221,12 @@ class Codec:
             data = self.compress_tensor(x, latent_hook=hook)
         else:
             data = self.compress_tensor(x) if ways == 1 else self.compress_kway(x, ways, seed, family)[0]
-        if screen:
+        if screen or screen_ocr:
             from . import screening
 
             summary = screening.screen(pixels, self.decode(data, output="array", max_pixels=1 << 62),
-                                       screening.DEFAULT_THRESHOLD if screen_threshold is None else screen_threshold)
+                                       screening.DEFAULT_THRESHOLD if screen_threshold is None else screen_threshold,
+                                       ocr=screen_ocr)
             data = screening.with_summary(data, summary)
         return data
 

@@ -13,16 +13,18 @@ A file whose worst tile exceeds `DEFAULT_THRESHOLD` (calibrated with rendered te
 `evaluation.screening`) is flagged. The summary — flag, worst risk, threshold and the worst tiles —
 goes into the `.slic` file as the optional RISK extension (`format.extensions`), and `slic info`
 shows it; `slic encode --max-risk R` refuses to write a file whose worst tile is above R.
+`slic encode --screen-ocr` adds an OCR of the text in x and x̂1 (`codec.ocr_screening`): the tiles
+whose reading changed get a risk above every gradient risk and drive the flag.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..format.extensions import RiskSummary
+from ..format.extensions import RISK_MAX_TILES, RiskSummary
 
 TILE = 32
-DEFAULT_THRESHOLD = 0.131  # calibrated for slic-default v3: `slic eval-screening` (docs/RESULTS.md §18)
+DEFAULT_THRESHOLD = 0.138  # calibrated for slic-default v4: `slic eval-screening` (docs/RESULTS.md §27; v3: 0.131, §18)
 STRONG_EDGE = 160.0  # Sobel magnitude (0–255 luma) of a strong edge
 _C = 1e3 * TILE * TILE  # stabiliser of the gradient similarity (flat tiles are not at risk)
 
@@ -66,9 +68,19 @@ def summarize(risk: np.ndarray, threshold: float = DEFAULT_THRESHOLD, keep: int 
     return RiskSummary(top > threshold, round(top, 3), round(float(threshold), 3), tile, worst)
 
 
-def screen(original: np.ndarray, compressed: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> RiskSummary:
-    """The screening summary of a first compression."""
-    return summarize(risk_map(original, compressed), threshold)
+def screen(original: np.ndarray, compressed: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+           ocr: bool = False) -> RiskSummary:
+    """The screening summary of a first compression. `ocr` (`codec.ocr_screening`, needs Tesseract)
+    adds the tiles whose reading changed, above every gradient risk: the flag then means "a reading
+    changed" and `threshold` is replaced by `OCR_RISK`."""
+    risk = risk_map(original, compressed)
+    if not ocr:
+        return summarize(risk, threshold)
+    from . import ocr_screening
+
+    risk = ocr_screening.ocr_risk_map(original, compressed, risk, TILE)
+    changed = int((risk > ocr_screening.OCR_RISK).sum())
+    return summarize(risk, ocr_screening.OCR_RISK, keep=min(max(6, changed), RISK_MAX_TILES))
 
 
 def with_summary(data: bytes, summary: RiskSummary) -> bytes:

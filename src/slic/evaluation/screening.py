@@ -8,6 +8,9 @@ original and in the decode (upscaled ×4, one line). A trial counts only when Te
 original correctly; its reading *changed* when the decode reads differently. The screening risk of
 the text is the highest tile risk over the tiles the text touches.
 
+With `--ocr`, the same trials also judge the OCR screen (`codec.ocr_screening`): it reads the whole
+crop on its own, and a trial counts as flagged when a tile its text touches is OCR-changed.
+
 Calibration (training photos): the threshold is the highest one that still flags ≥ 90 % of the changed
 readings. Report (test photos): recall of changed readings and false-alarm rate over the unchanged
 ones at that threshold, per text size.
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..codec.ocr_screening import OCR_RISK, ocr_risk_map, read, tiles_touched
 from ..codec.screening import risk_map, TILE
 from ..io.atomic import write_json, write_text
 from ..io.images import find_images, load_image
@@ -58,24 +62,11 @@ def render(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str
     return np.asarray(crop), text, (px, py, px + tw, py + th), size
 
 
-def read(img: np.ndarray, box: tuple[int, int, int, int]) -> str:
-    """Tesseract's one-line reading of the text box (padded, upscaled ×4, grey)."""
-    import pytesseract
-
-    x0, y0, x1, y1 = box
-    pad = 6
-    crop = Image.fromarray(img[max(0, y0 - pad):y1 + pad, max(0, x0 - pad):x1 + pad]).convert("L")
-    crop = crop.resize((crop.width * 4, crop.height * 4), Image.BICUBIC)
-    text = pytesseract.image_to_string(crop, config="--psm 7 -c tessedit_char_whitelist=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    return "".join(ch for ch in text if ch.isalnum()).upper()
-
-
 def text_risk(risk: np.ndarray, box: tuple[int, int, int, int]) -> float:
-    x0, y0, x1, y1 = box
-    return float(risk[y0 // TILE:(y1 - 1) // TILE + 1, x0 // TILE:(x1 - 1) // TILE + 1].max())
+    return float(risk[tiles_touched(box, TILE)].max())
 
 
-def trials(codec, folders: list[str], count: int, seed: int, progress: bool = True) -> list[dict]:
+def trials(codec, folders: list[str], count: int, seed: int, progress: bool = True, ocr: bool = False) -> list[dict]:
     from tqdm.auto import tqdm
 
     rng = np.random.default_rng(seed)
@@ -86,19 +77,28 @@ def trials(codec, folders: list[str], count: int, seed: int, progress: bool = Tr
         img, text, box, size = render(photos[int(rng.integers(len(photos)))], rng)
         decoded = codec.roundtrip(img)
         before, after = read(img, box), read(decoded, box)
-        rows.append({"text": text, "size": size, "box": list(box), "read_original": before, "read_decoded": after,
-                     "readable": before == text, "changed": after != before,
-                     "risk": text_risk(risk_map(img, decoded), box)})
+        risk = risk_map(img, decoded)
+        row = {"text": text, "size": size, "box": list(box), "read_original": before, "read_decoded": after,
+               "readable": before == text, "changed": after != before, "risk": text_risk(risk, box)}
+        if ocr:  # the OCR screen of the whole crop, judged on the tiles the text touches
+            row["ocr_risk"] = text_risk(ocr_risk_map(img, decoded, risk, TILE), box)
+        rows.append(row)
     return rows
 
 
-def rates(rows: list[dict], threshold: float) -> dict:
+def rates(rows: list[dict], threshold: float, key: str = "risk") -> dict:
     usable = [r for r in rows if r["readable"]]
     changed = [r for r in usable if r["changed"]]
     kept = [r for r in usable if not r["changed"]]
     return {"trials": len(rows), "readable": len(usable), "changed": len(changed),
-            "recall": float(np.mean([r["risk"] > threshold for r in changed])) if changed else None,
-            "false_alarm": float(np.mean([r["risk"] > threshold for r in kept])) if kept else None}
+            "recall": float(np.mean([r[key] > threshold for r in changed])) if changed else None,
+            "false_alarm": float(np.mean([r[key] > threshold for r in kept])) if kept else None}
+
+
+def judged(cal: list[dict], test: list[dict], threshold: float, key: str = "risk") -> dict:
+    """Recall and false alarms of one screen at `threshold`: calibration, test, test by text size."""
+    return {"threshold": threshold, "calibration": rates(cal, threshold, key), "test": rates(test, threshold, key),
+            "test_by_size": {s: rates([r for r in test if r["size"] == s], threshold, key) for s in SIZES}}
 
 
 def calibrate(rows: list[dict], recall: float = 0.9) -> float:
@@ -110,14 +110,16 @@ def calibrate(rows: list[dict], recall: float = 0.9) -> float:
     return float(risks[k]) * 0.999
 
 
-def run(codec, train: list[str], data: list[str], out: Path, count: int, seed: int = 0, progress: bool = True) -> dict:
+def run(codec, train: list[str], data: list[str], out: Path, count: int, seed: int = 0, progress: bool = True,
+        ocr: bool = False) -> dict:
+    """The gradient screen calibrated on `train` and judged on `data`; with `ocr`, the OCR screen
+    (`codec.ocr_screening`, its threshold fixed at OCR_RISK) judged on the same trials under "ocr"."""
     out.mkdir(parents=True, exist_ok=True)
-    cal = trials(codec, train, count, seed, progress)
-    threshold = calibrate(cal)
-    test = trials(codec, data, count, seed + 1, progress)
-    report = {"model": codec.name, "threshold": threshold, "calibration": rates(cal, threshold),
-              "test": rates(test, threshold),
-              "test_by_size": {s: rates([r for r in test if r["size"] == s], threshold) for s in SIZES}}
+    cal = trials(codec, train, count, seed, progress, ocr)
+    test = trials(codec, data, count, seed + 1, progress, ocr)
+    report = {"model": codec.name, **judged(cal, test, calibrate(cal))}
+    if ocr:
+        report["ocr"] = judged(cal, test, OCR_RISK, key="ocr_risk")
     write_json(out / "summary.json", report)
     write_json(out / "trials.json", {"calibration": cal, "test": test})
     write_text(out / "table.md", table(report))
@@ -125,17 +127,23 @@ def run(codec, train: list[str], data: list[str], out: Path, count: int, seed: i
 
 
 def table(report: dict) -> str:
+    lines = _section(f"# Miscompression screening ({report['model']}), threshold {report['threshold']:.3f}", report)
+    if "ocr" in report:
+        lines += ["", *_section(f"# OCR screening ({report['model']}): tiles whose reading changed", report["ocr"])]
+    return "\n".join(lines) + "\n"
+
+
+def _section(title: str, judged_screen: dict) -> list[str]:
     def fmt(v):
         return "–" if v is None else f"{v:.2f}"
 
-    lines = [f"# Miscompression screening ({report['model']}), threshold {report['threshold']:.3f}", "",
+    def row(name, r):
+        return (f"| {name} | {r['trials']} | {r['readable']} | {r['changed']} | {fmt(r['recall'])} | "
+                f"{fmt(r['false_alarm'])} |")
+
+    lines = [title, "",
              "| set | trials | read correctly in the original | reading changed by the codec | recall | false alarms |",
              "|---|---|---|---|---|---|"]
-    for name in ("calibration", "test"):
-        r = report[name]
-        lines.append(f"| {name} | {r['trials']} | {r['readable']} | {r['changed']} | {fmt(r['recall'])} | "
-                     f"{fmt(r['false_alarm'])} |")
-    for size, r in report["test_by_size"].items():
-        lines.append(f"| test, {size} px | {r['trials']} | {r['readable']} | {r['changed']} | {fmt(r['recall'])} | "
-                     f"{fmt(r['false_alarm'])} |")
-    return "\n".join(lines) + "\n"
+    lines += [row(name, judged_screen[name]) for name in ("calibration", "test")]
+    lines += [row(f"test, {size} px", r) for size, r in judged_screen["test_by_size"].items()]
+    return lines
