@@ -158,3 +158,23 @@ def test_attacker_spec_errors():
     for bad in ["", "chain:n=9", "gray,gray", "chain:x=2", "jpeg:q=0"]:
         with pytest.raises(InputError):
             AdaptiveAttacker(bad)
+
+
+def test_attacker_search_keeps_the_best_scoring_draw(batch, one_thread):
+    """Worst-of-K: with a score that prefers the largest crop offset, each image keeps, of its K
+    draws, the one that removed the most rows and columns; K = 1 (or no score) is the plain draw."""
+    spec = "crop:top=0-63:left=0-63"
+    plain = AdaptiveAttacker(spec, seed=3).per_image(batch)[1]
+    no_score = AdaptiveAttacker(spec, seed=3).per_image(batch, search=8)[1]
+    assert [u.shape for u in no_score] == [u.shape for u in plain]
+
+    def removed(images):  # higher when more rows and columns are gone
+        return [float(-(u.shape[-1] + u.shape[-2])) for u in images]
+
+    searched = AdaptiveAttacker(spec, seed=3).per_image(batch, search=8, score=removed)[1]
+    assert all(s.shape[-2] + s.shape[-1] <= p.shape[-2] + p.shape[-1] for s, p in zip(searched, plain))
+    assert sum(-removed([s])[0] for s in searched) < sum(-removed([p])[0] for p in plain)
+    # the kept draw is a real crop of its own image: its content is the image's at that offset
+    s = searched[0]
+    dy, dx = batch.shape[-2] - s.shape[-2], batch.shape[-1] - s.shape[-1]
+    assert torch.equal(s, batch[0:1, :, dy:, dx:].clamp(0, 1))

@@ -131,3 +131,24 @@ def test_attacker_spec_default_plus_more_members():
     assert len(labels) == len(AdaptiveAttacker(DEFAULT_ATTACKER).labels) + 2 and "paste_on" in labels
     with pytest.raises(Exception, match="twice"):
         _attacker_spec("default,gray")  # already a default member
+
+
+def test_attacker_search_trains_and_is_recorded(tmp_path, tiny_data):
+    """`--attacker-search 3`: the worst-of-3 adaptive step runs end to end and the run records K."""
+    import json
+
+    trainer = Trainer(config(tmp_path, tiny_data, attacker="crop:top=0-15:left=0-15,gray", attacker_search=3,
+                             steps=2, batch=2))
+    result = trainer.run()
+    assert result["step"] == 2
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["attacker_search"] == 3
+
+
+def test_attacker_search_without_the_adaptive_attacker_is_a_one_line_error(tmp_path, tiny_data, capsys):
+    from slic.cli import main
+
+    code = main(["train", "--base", BASE, "--data", str(tiny_data), "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--attacker-search", "4"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--attacker-search needs" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -6,6 +6,10 @@ PSNR(u(x̂1), codec(u(x̂1))). A member is drawn with weight ∝ that PSNR², bu
 ``floor`` × the mean weight, so training time goes where the protection is weakest while every
 route stays trained (an op left alone drifts back open). Randomness is a seeded numpy generator
 whose state is checkpointed with the running means.
+
+`per_image(..., search=K, score=...)` (`slic train --attacker-search K`) is worst-of-K within the
+drawn member: each image tries K parameter draws and trains on the one the model re-compresses most
+faithfully, so a single weak crop phase or scale inside a wide member is found, not averaged away.
 """
 
 from __future__ import annotations
@@ -99,14 +103,26 @@ class AdaptiveAttacker:
         self.last = label
         return label, member(x, **params)
 
-    def per_image(self, x: torch.Tensor) -> tuple[str, list[torch.Tensor]]:
+    def per_image(self, x: torch.Tensor, search: int = 1, score=None) -> tuple[str, list[torch.Tensor]]:
         """One drawn op, with its own parameters for every image of the batch: (label, [u_i(x_i)]),
-        each (1,3,h_i,w_i). A step then covers as many crop phases, scales or qualities as images."""
+        each (1,3,h_i,w_i). A step then covers as many crop phases, scales or qualities as images.
+
+        With `search` K > 1 and `score` (a list of (1,3,h,w) images → a list of floats, higher = the
+        attack worked better, e.g. their re-compression PSNR), each image tries K parameter draws
+        without gradients and keeps the best-scoring one: the worst case of the op's category for
+        this model, not a random member of it."""
         label, member, params = self.draw()
         self.last = label
         outs = []
         for i in range(x.shape[0]):
-            outs.append(member(x[i:i + 1], **(params if i == 0 else member.sample(self.rng))))
+            xi = x[i:i + 1]
+            draws = [params if i == 0 else member.sample(self.rng)]
+            if search > 1 and score is not None:
+                draws += [member.sample(self.rng) for _ in range(search - 1)]
+                with torch.no_grad():
+                    scores = score([member(xi.detach(), **d) for d in draws])
+                draws = [draws[int(np.argmax(scores))]]
+            outs.append(member(xi, **draws[0]))
         return label, outs
 
     def update(self, label: str, psnr: float) -> None:

@@ -44,6 +44,10 @@ def add_commands(sub) -> None:
                    help="the adaptive attacker over the op registry instead of --noise: 'default', 'default,MORE' "
                         "(the default members plus more) or a spec "
                         "such as 'jpeg:q=30-95,resize:factor=0.4-1.6,gray,codec,chain:n=2-3' (slic.attacker)")
+    p.add_argument("--attacker-search", type=positive_int, default=1, metavar="K",
+                   help="with --attacker: per image, draw K parameter sets of the step's op and train on the one the "
+                        "model re-compresses most faithfully (worst of K: the weakest crop phase, scale or quality "
+                        "of the category instead of a random one; K more no-grad forwards per image)")
     p.add_argument("--local-weight", type=float, default=0.0,
                    help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
     p.add_argument("--local-db", type=float, default=14.0, help="tile re-compression PSNR the tile hinge allows")
@@ -89,6 +93,8 @@ def _budget_and_threads(args) -> None:
 
 def _cmd_train(args) -> int:
     _budget_and_threads(args)
+    if getattr(args, "attacker_search", 1) > 1 and not getattr(args, "attacker", None):
+        raise InputError("--attacker-search needs the adaptive attacker (--attacker)")
     cfg = TrainConfig(
         out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
         quality=getattr(args, "quality", None), init=getattr(args, "init", None), metric=getattr(args, "metric", "gmsd"),
@@ -97,7 +103,7 @@ def _cmd_train(args) -> int:
         crop=args.crop, steps=args.steps, minutes=args.minutes, seed=args.seed, bf16=args.bf16,
         channels_last=args.channels_last,
         ckpt_minutes=args.ckpt_minutes, val_every=args.val_every, device=args.device, adversarial=args.adversarial,
-        attacker=_attacker_spec(getattr(args, "attacker", None)),
+        attacker=_attacker_spec(getattr(args, "attacker", None)), attacker_search=getattr(args, "attacker_search", 1),
         local_weight=getattr(args, "local_weight", 0.0), local_db=getattr(args, "local_db", 14.0),
         guard_weight=getattr(args, "guard_weight", 0.0), guard_db=getattr(args, "guard_db", 0.3),
         rate_weight=getattr(args, "rate_weight", 0.0), rate_margin=getattr(args, "rate_margin", 0.02),

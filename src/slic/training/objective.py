@@ -73,11 +73,19 @@ def grouped_padded_forward(net, images: list[torch.Tensor]) -> list[torch.Tensor
     return out
 
 
+def recompression_psnr(net, images: list[torch.Tensor]) -> list[float]:
+    """PSNR(u, codec(u)) of each attacked image (8-bit, padded as the encoder pads it), no gradients:
+    the score of `--attacker-search`."""
+    with torch.no_grad():
+        images = [round_8bit_ste(u) for u in images]
+        return [psnr(u, r) for u, r in zip(images, grouped_padded_forward(net, images))]
+
+
 def adaptive_adversarial(net, x1q, cfg: TrainConfig, metric, attacker) -> tuple[torch.Tensor, dict]:
     """The adversarial term with an AdaptiveAttacker: one op per step, its parameters drawn per
     image, outputs of any size (each padded as the encoder pads it)."""
     x2 = net(x1q)["x_hat"]
-    label, attacked = attacker.per_image(x1q)
+    label, attacked = attacker.per_image(x1q, cfg.attacker_search, score=lambda images: recompression_psnr(net, images))
     attacked = [round_8bit_ste(a) for a in attacked]
     recompressed = grouped_padded_forward(net, attacked)
     hinge_u = torch.stack([F.relu(cfg.tau - metric(a, r)).mean() for a, r in zip(attacked, recompressed)]).mean()
