@@ -94,3 +94,18 @@ def test_cheng_slic_model_self_destructs(kodim_crop, one_thread):
     x1 = codec.roundtrip(img)
     assert psnr(img, x1) > 26
     assert psnr(x1, codec.roundtrip(x1)) < 15
+
+
+def test_v4h_pilot_collapses_after_vanilla_laundering(kodim_crop, one_thread):
+    """The worst-of-K pilot (weights/, not the default) on a 512×512 Kodak crop: faithful first
+    compression, collapse on re-compression, and — the route it was trained for — x̂1 laundered
+    through the vanilla base first still re-compresses badly (measured 23.0 dB; v4 keeps 34.6 dB).
+    The defence shrinks with the image: 38.7 dB on a 128×192 crop (docs/RESULTS.md §27)."""
+    codec = slic.load_codec("slic-default-v4h-pilot")
+    assert slic.zoo.vanilla_base("slic-default-v4h-pilot") == "bmshj2018-hyperprior-q4-cpu14k"
+    img = kodim_crop(23, 512, top=0, left=0)
+    x1 = codec.roundtrip(img)
+    assert psnr(img, x1) > 29
+    assert psnr(x1, codec.roundtrip(x1)) < 15
+    laundered = slic.load_codec("bmshj2018-hyperprior-q4-cpu14k").roundtrip(x1)
+    assert psnr(laundered, codec.roundtrip(laundered)) < 28
