@@ -29,15 +29,12 @@ import numpy as np
 PHASES = 16  # the analysis transform's grid; --phases 64 adds the hyperprior's (16× the time)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
 def sweep(model, img: np.ndarray, window: int) -> np.ndarray:
     """PSNR(window, slic(window)) for every phase of x̂1: a PHASES × PHASES map indexed by the window's
     offset from x̂1's own coding grid, ((y0 + dy) mod 16, (x0 + dx) mod 16): row 2 is every crop that
     removes 2, 18, 34 … rows from the top of x̂1."""
+    from slic.metrics import psnr_value
+
     x1 = model.roundtrip(img)
     h, w = x1.shape[:2]
     if min(h, w) < window + PHASES:
@@ -47,7 +44,7 @@ def sweep(model, img: np.ndarray, window: int) -> np.ndarray:
     for dy in range(PHASES):
         for dx in range(PHASES):
             crop = np.ascontiguousarray(x1[y0 + dy:y0 + dy + window, x0 + dx:x0 + dx + window])
-            out[(y0 + dy) % PHASES, (x0 + dx) % PHASES] = psnr(crop, model.roundtrip(crop))
+            out[(y0 + dy) % PHASES, (x0 + dx) % PHASES] = psnr_value(crop, model.roundtrip(crop), cap=99.0)
     return out
 
 
