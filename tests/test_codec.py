@@ -78,9 +78,9 @@ def test_load_codec_is_cached_and_named():
     assert a.name == "bmshj2018-hyperprior-q4-cpu14k" and a.quality == 4 and len(a.digest) == 8
 
 
-@pytest.mark.parametrize("retired", ["slic-default-v1", "slic-default-v2", "slic-default-v3"])
+@pytest.mark.parametrize("retired", ["slic-default-v1", "slic-default-v2", "slic-default-v3", "slic-default-v4"])
 def test_a_retired_default_still_decodes_files_written_under_its_old_name(retired, kodim_crop, tmp_path):
-    """slic-default v1, v2 and v3 files carry the model name 'slic-default'; after a new default ships under
+    """slic-default v1 to v4 files carry the model name 'slic-default'; after a new default ships under
     that name, `slic decode` picks the retired weights by their card's former_names and digest."""
     import slic
     from slic.cli import main

@@ -100,7 +100,8 @@ def test_v4h_pilot_collapses_after_vanilla_laundering(kodim_crop, one_thread):
     """The worst-of-K pilot (weights/, not the default) on a 512×512 Kodak crop: faithful first
     compression, collapse on re-compression, and — the route it was trained for — x̂1 laundered
     through the vanilla base first still re-compresses badly (measured 23.0 dB; v4 keeps 34.6 dB).
-    The defence shrinks with the image: 38.7 dB on a 128×192 crop (docs/RESULTS.md §27)."""
+    Smooth content keeps the route open: 38.7 dB on kodim23's 128×192 corner, 12–16 dB on textured
+    128² crops (docs/RESULTS.md §28)."""
     codec = slic.load_codec("slic-default-v4h-pilot")
     assert slic.zoo.vanilla_base("slic-default-v4h-pilot") == "bmshj2018-hyperprior-q4-cpu14k"
     img = kodim_crop(23, 512, top=0, left=0)

@@ -87,7 +87,7 @@ def test_cards_in_the_weights_path_register_models(tmp_path, monkeypatch, shared
 
 
 def test_vanilla_base_follows_the_cards():
-    """slic-default (v3) continued v2, which continued v1, which was trained from the Ballé base: the
+    """slic-default (v5) continued v4, v3, v2 and v1, which was trained from the Ballé base: the
     chain its cards record ends there; the Minnen base is its own; a vanilla model is itself."""
     assert zoo.vanilla_base("slic-default") == "bmshj2018-hyperprior-q4-cpu14k"
     assert zoo.vanilla_base("slic-default-v2") == "bmshj2018-hyperprior-q4-cpu14k"

@@ -24,7 +24,7 @@ import numpy as np
 from ..format.extensions import RISK_MAX_TILES, RiskSummary
 
 TILE = 32
-DEFAULT_THRESHOLD = 0.138  # calibrated for slic-default v4: `slic eval-screening` (docs/RESULTS.md §27; v3: 0.131, §18)
+DEFAULT_THRESHOLD = 0.137  # calibrated for slic-default v5: `slic eval-screening` (docs/RESULTS.md §28; v4: 0.138, §27; v3: 0.131, §18)
 STRONG_EDGE = 160.0  # Sobel magnitude (0–255 luma) of a strong edge
 _C = 1e3 * TILE * TILE  # stabiliser of the gradient similarity (flat tiles are not at risk)
 

@@ -43,16 +43,16 @@ UNVERIFIABLE_GREY = 64
 @dataclass(frozen=True)
 class VerifyParams:
     """The thresholds; the defaults are the calibration of `slic eval-verify --train ../shared/data/train
-    --train-limit 40` for `slic-default` v4 (docs/RESULTS.md §27; v3's calibration is in §16)."""
+    --train-limit 40` for `slic-default` v5 (docs/RESULTS.md §28; v4's is in §27, v3's in §16)."""
 
     sigma: float = 4.0
-    foreign_below: float = 50.0
+    foreign_below: float = 30.0
     flat_std: float = 0.0
     dark: float = 6.0
     bright: float = 249.0
     edge_px: int = 16
     min_region: float = 0.024
-    protected_min: float = 0.481
+    protected_min: float = 0.485
     copy_move: bool = True
     refine_sigma: float = 2.0
 
