@@ -54,9 +54,9 @@ def main() -> None:
     args = p.parse_args()
 
     import torch
-    from PIL import Image
 
     import slic
+    from slic.io.images import load_image
 
     torch.set_num_threads(args.threads)
     paths = sorted(f for f in os.listdir(args.data) if f.endswith(".png"))
@@ -65,8 +65,8 @@ def main() -> None:
         codec = slic.load_codec(name)
         per_image, all_rows, all_cols = {}, [], []
         for f in paths:
-            img = np.asarray(Image.open(os.path.join(args.data, f)).convert("RGB"))
-            rows, cols = stripe_amplitudes(img, np.asarray(codec.roundtrip(img)), args.flat_std)
+            img = load_image(os.path.join(args.data, f))
+            rows, cols = stripe_amplitudes(img, codec.roundtrip(img), args.flat_std)
             if rows:
                 per_image[f] = {"flat_tiles": len(rows), "horizontal": float(np.mean(rows)), "vertical": float(np.mean(cols))}
             all_rows += rows
