@@ -7,12 +7,11 @@ Material (`ops.tamper`): each photo x → its first compression x̂1 (real bitst
 
 Calibration (training photos only), on a grid:
   * for each `sigma` × `foreign_below` × `flat_std` × `dark`: `min_region` = the smallest size above every foreign
-    component of the untampered items (incl. their JPEG re-saves), so none reads as tampered; the pair
-    is scored by ½ (mean pixel F1 of the splice-like kinds) + ½ (share of tampered items called
-    tampered), and the best pair is kept;
-  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item;
-  * `refine_sigma` (boundary redrawing, `verify.tamper_map` step 6): the value of `REFINE_GRID` with the
-    best mean pixel F1 of the splice-like kinds (it cannot change a verdict).
+    component of the untampered items (incl. their JPEG re-saves), so none reads as tampered; `grow_px`
+    (how far the collapse spills into foreign content, `verify.tamper_map` step 6) = the value of
+    `GROW_GRID` with the best mean pixel F1 of the splice-like kinds; the combination is scored by
+    ½ (that F1) + ½ (share of tampered items called tampered), and the best is kept;
+  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item.
 
 Report (test photos, calibrated parameters): per kind, pixel ROC-AUC of the map, F1 and IoU of the
 foreign mask (copy-move: against both copies), the share called `tampered`; false `tampered` verdicts
@@ -33,14 +32,14 @@ from ..io.images import find_images, load_image
 from ..ops.compression import real_jpeg
 from ..ops.tamper import TAMPER_KINDS, tamper
 from ..verify import VerifyParams, analyse
-from ..verify.tamper_map import damage_map, unverifiable_content
+from ..verify.tamper_map import damage_map, distance_to, unverifiable_content
 
 SPLICE_LIKE = ("splice", "inpaint", "splice_jpeg", "splice_from_jpeg")
 FOREIGN_GRID = (20, 30, 40, 50, 60)
 FLAT_GRID = (0.0, 2.0, 4.0)
 DARK_GRID = (6.0, 30.0)
 SIGMA_GRID = (4.0, 8.0)
-REFINE_GRID = (0.0, 2.0, 4.0)
+GROW_GRID = (0, 4, 8, 12, 16, 20, 24, 28, 32)
 REGION_GRID = (0.001, 0.002, 0.003, 0.004, 0.006, 0.008, 0.012, 0.016, 0.024, 0.032)
 
 
@@ -112,12 +111,18 @@ def _largest_and_mask(low: np.ndarray, unverifiable: np.ndarray, sigma: float) -
     return largest, mask
 
 
+def _grown_f1s(mask: np.ndarray, truth: np.ndarray) -> list[float]:
+    """Pixel F1 of `mask` grown by each distance of `GROW_GRID`."""
+    dist = distance_to(mask) if mask.any() else None
+    return [_f1_iou(mask if dist is None or g == 0 else dist <= g, truth)[0] for g in GROW_GRID]
+
+
 def calibrate(items: list[dict]) -> tuple[VerifyParams, dict]:
     """Thresholds from training-derived items (see the module docstring). For every (`sigma`,
     `foreign_below`, `flat_std`, `dark`) on the grid: `min_region` is the smallest grid size above every foreign component of
-    the untampered items (0 false `tampered`), then the objective is the mean of the splice-like pixel
-    F1 and the share of tampered items (all kinds but copy-move, which has its own detector) that keep a
-    component at least that large."""
+    the untampered items (0 false `tampered`), `grow_px` the growth with the best splice-like pixel F1,
+    then the objective is the mean of that F1 and the share of tampered items (all kinds but copy-move,
+    which has its own detector) that keep a component at least that large."""
     honest = [i for i, it in enumerate(items) if it["kind"] in ("untampered", "untampered_jpeg90")]
     tampered = [i for i, it in enumerate(items) if it["mask"] is not None and it["kind"] not in
                 ("untampered", "untampered_jpeg90", "copy_move")]
@@ -132,34 +137,32 @@ def calibrate(items: list[dict]) -> tuple[VerifyParams, dict]:
             for i in honest + tampered:
                 largest[i], mask = _largest_and_mask(damages[i] < fb, flats[i], sigma)
                 if items[i]["kind"] in SPLICE_LIKE:
-                    f1s.append(_f1_iou(mask, items[i]["mask"])[0])
+                    f1s.append(_grown_f1s(mask, items[i]["mask"]))
             worst_honest = max(largest[i] for i in honest)
             above = [r for r in REGION_GRID if r > worst_honest]
             if not above:
                 continue
+            by_grow = np.mean(f1s, axis=0)
+            best_grow = int(np.argmax(by_grow))
             tpr = float(np.mean([largest[i] >= above[0] for i in tampered]))
-            grid[(sigma, fb, flat, dark)] = {"min_region": above[0], "f1": float(np.mean(f1s)), "tpr": tpr,
-                                             "objective": 0.5 * float(np.mean(f1s)) + 0.5 * tpr}
+            grid[(sigma, fb, flat, dark)] = {"min_region": above[0], "grow_px": GROW_GRID[best_grow],
+                                             "f1": float(by_grow[best_grow]), "f1_ungrown": float(by_grow[0]),
+                                             "tpr": tpr, "objective": 0.5 * float(by_grow[best_grow]) + 0.5 * tpr}
     if not grid:
         raise ValueError("no threshold keeps the untampered calibration images free of foreign regions")
     (sigma, foreign_below, flat_std, dark), best = max(grid.items(), key=lambda kv: kv[1]["objective"])
     params = VerifyParams(sigma=float(sigma), foreign_below=float(foreign_below), flat_std=float(flat_std),
-                          dark=float(dark), min_region=best["min_region"], protected_min=0.0, copy_move=False)
+                          dark=float(dark), min_region=best["min_region"], grow_px=int(best["grow_px"]),
+                          protected_min=0.0, copy_move=False)
     protected = {i: analyse(it["image"], it["recompressed"], "", params).protected_fraction
                  for i, it in enumerate(items) if it["kind"] in ("raw", "untampered", "untampered_jpeg90")}
     raw_max = max(v for i, v in protected.items() if items[i]["kind"] == "raw")
     honest_min = min(v for i, v in protected.items() if items[i]["kind"] != "raw")
-    params = replace(params, protected_min=float((raw_max + honest_min) / 2))
-    splice = [it for it in items if it["kind"] in SPLICE_LIKE]
-    refine_f1 = {rs: float(np.mean([_f1_iou(analyse(it["image"], it["recompressed"], "",
-                                                     replace(params, refine_sigma=rs)).foreign, it["mask"])[0]
-                                     for it in splice])) for rs in REFINE_GRID}
-    params = replace(params, refine_sigma=max(refine_f1, key=refine_f1.get), copy_move=True)
+    params = replace(params, protected_min=float((raw_max + honest_min) / 2), copy_move=True)
     report = {"grid": {f"sigma={sg},foreign_below={fb},flat_std={fl},dark={dk}": {k: round(v, 4) for k, v in g.items()}
                        for (sg, fb, fl, dk), g in grid.items()},
               "chosen": {k: round(v, 4) for k, v in best.items()}, "raw_protected_max": raw_max,
-              "untampered_protected_min": honest_min, "refine_sigma_f1": refine_f1, "items": len(items),
-              "params": asdict(params)}
+              "untampered_protected_min": honest_min, "items": len(items), "params": asdict(params)}
     return params, report
 
 
