@@ -78,17 +78,21 @@ def test_load_codec_is_cached_and_named():
     assert a.name == "bmshj2018-hyperprior-q4-cpu14k" and a.quality == 4 and len(a.digest) == 8
 
 
-@pytest.mark.parametrize("retired", ["slic-default-v1", "slic-default-v2", "slic-default-v3", "slic-default-v4"])
-def test_a_retired_default_still_decodes_files_written_under_its_old_name(retired, kodim_crop, tmp_path):
-    """slic-default v1 to v4 files carry the model name 'slic-default'; after a new default ships under
-    that name, `slic decode` picks the retired weights by their card's former_names and digest."""
+@pytest.mark.parametrize("retired, old_name", [
+    ("slic-default-v1", "slic-default"), ("slic-default-v2", "slic-default"), ("slic-default-v3", "slic-default"),
+    ("slic-default-v4", "slic-default"),
+    ("slic-mbt2018-mean-q4-v1", "slic-mbt2018-mean-q4"), ("slic-mbt2018-mean-q4-v2", "slic-mbt2018-mean-q4")])
+def test_a_retired_model_still_decodes_files_written_under_its_old_name(retired, old_name, kodim_crop, tmp_path):
+    """Files of slic-default v1 to v4 carry the model name 'slic-default' (the Minnen SLIC model's
+    older versions 'slic-mbt2018-mean-q4'); after newer weights ship under that name, `slic decode`
+    picks the retired weights by their card's former_names and digest."""
     import slic
     from slic.cli import main
     from slic.format import container
 
     v1 = slic.load_codec(retired)
     header, strings = container.unpack(v1.encode(kodim_crop(3, 64)))
-    as_written_by_v1 = container.pack(container.SlicHeader(**{**header.__dict__, "model": "slic-default"}), strings)
+    as_written_by_v1 = container.pack(container.SlicHeader(**{**header.__dict__, "model": old_name}), strings)
     (tmp_path / "old.slic").write_bytes(as_written_by_v1)
     assert main(["decode", str(tmp_path / "old.slic"), "-o", str(tmp_path / "old.png")]) == 0
     expected = v1.decode(v1.encode(kodim_crop(3, 64)), output="array")

@@ -136,3 +136,20 @@ def test_eval_verify_calibrates_on_train_and_reports(shared_dir, kodak_dir, tmp_
     kinds = report["test"]["per_kind"]
     assert kinds["untampered"]["verdicts"]["tampered"] == 0 and kinds["raw"]["verdicts"]["unprotected"] == 1
     assert "| splice |" in (out / "table.md").read_text()
+
+
+def test_a_foreign_speck_smaller_than_one_latent_block_is_not_a_region(decoded):
+    """`min_region_px`: on a small image the area fraction alone (0.1 % of 256×384 ≈ 98 px) lets the
+    ≈ 120-px foreign component of a 20×20 patch through; the pixel floor (one 16×16 block of the
+    latent grid) drops it, and a 32×32 patch (≈ 600 px) stays a region."""
+    from dataclasses import replace
+
+    from slic.verify import DEFAULT_PARAMS
+
+    codec, x, x1 = decoded
+    r = codec.roundtrip(x1)
+    for side, expected in ((20, "intact"), (32, "tampered")):
+        t, rr = x1.copy(), r.copy()
+        rr[100:100 + side, 150:150 + side] = t[100:100 + side, 150:150 + side]  # a patch that re-compresses faithfully
+        assert analyse(t, rr, codec.name).verdict == expected
+        assert analyse(t, rr, codec.name, replace(DEFAULT_PARAMS, min_region_px=0)).verdict == "tampered"

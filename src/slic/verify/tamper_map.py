@@ -10,7 +10,8 @@ from a SLIC decode does not. The method, for an image t and its re-compression r
    never guessed;
 3. foreign = verifiable and D < `foreign_below`; protected = D ≥ `foreign_below`;
 4. foreign regions: the foreign mask opened and closed by a disc of ≈ σ, components smaller than
-   `min_region` of the image dropped; duplicated regions (`copymove`) join them;
+   `min_region` of the image or than `min_region_px` pixels dropped; duplicated regions (`copymove`)
+   join them;
 5. verdict: `unprotected` when less than `protected_min` of the verifiable area collapses (not a
    SLIC decode, or laundered), else `tampered` when any foreign or duplicated region remains, else
    `intact`. Score: the foreign share of the verifiable area (0 for intact);
@@ -59,6 +60,7 @@ class VerifyParams:
     bright: float = 249.0
     edge_px: int = 16
     min_region: float = 0.001
+    min_region_px: int = 256  # one 16×16 block of the latent grid: a floor by design, not calibrated (§29)
     protected_min: float = 0.630
     copy_move: bool = True
     grow_px: int = 24
@@ -190,7 +192,7 @@ def analyse(image: np.ndarray, recompressed: np.ndarray, model: str,
     low = D < params.foreign_below
     unverifiable = unverifiable_content(image, params) & low
     verifiable = ~unverifiable
-    foreign = clean_mask(low & verifiable, params.sigma, params.min_region * h * w)
+    foreign = clean_mask(low & verifiable, params.sigma, max(params.min_region * h * w, params.min_region_px))
     protected = ~low
     n_verifiable = max(int(verifiable.sum()), 1)
     protected_fraction = float((protected & verifiable).sum()) / n_verifiable
