@@ -11,7 +11,9 @@ Calibration (training photos only), on a grid:
     (how far the collapse spills into foreign content, `verify.tamper_map` step 6) = the value of
     `GROW_GRID` with the best mean pixel F1 of the splice-like kinds; the combination is scored by
     ½ (that F1) + ½ (share of tampered items called tampered), and the best is kept;
-  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item.
+  * `protected_min`: halfway between the most-protected raw photo and the least-protected untampered item;
+  * not calibrated: `min_region_px`, a floor of one 16×16 latent block under `min_region` (a design
+    choice, docs/RESULTS.md §29), and `edge_px`.
 
 Report (test photos, calibrated parameters): per kind, pixel ROC-AUC of the map, F1 and IoU of the
 foreign mask (copy-move: against both copies), the share called `tampered`; false `tampered` verdicts
@@ -142,7 +144,7 @@ def calibrate(items: list[dict]) -> tuple[VerifyParams, dict]:
             above = [r for r in REGION_GRID if r > worst_honest]
             if not above:
                 continue
-            by_grow = np.mean(f1s, axis=0)
+            by_grow = np.mean(f1s, axis=0) if f1s else np.zeros(len(GROW_GRID))
             best_grow = int(np.argmax(by_grow))
             tpr = float(np.mean([largest[i] >= above[0] for i in tampered]))
             grid[(sigma, fb, flat, dark)] = {"min_region": above[0], "grow_px": GROW_GRID[best_grow],
