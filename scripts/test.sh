@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q "torch==2.13.0" "torchvision==0.28.0"
 python -m pip install -q -e ".[test]"
+# the OCR screen's text detector (weights in the wheel); --no-deps: it pins the GUI build of OpenCV
+python -m pip install -q --no-deps "rapidocr_onnxruntime==1.4.4"
 # Debian packages the tests need, installed when missing: Chromium (the web page is tested in a real
 # headless browser; `playwright install` cannot download browsers here) and Tesseract (the OCR that
 # validates miscompression screening).

@@ -1,7 +1,8 @@
 """Miscompression screening: the risk map, the RISK extension (round trip, bounds, fuzz-like
 mutations), `--max-risk`/`--warn`/`slic info`, and a rendered-digit crop that the screening flags at a
 very low rate while Tesseract sees the reading change; the OCR screen (`--screen-ocr`) on the same
-crop, on one whose reading the codec keeps, through the CLI, and without Tesseract."""
+crop, on one whose reading the codec keeps, through the CLI, and without Tesseract or the text
+detector; the detector finding rendered lines of every trial size and nothing on a flat image."""
 
 from __future__ import annotations
 
@@ -98,6 +99,46 @@ def test_rendered_digits_flagged_at_a_very_low_rate(kodim_crop):
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="Debian's tesseract-ocr is not installed")
 
 
+def test_text_detector_finds_small_lines_and_nothing_on_a_flat_image(kodim_crop):
+    """The OCR screen's finder on a 192-px photo crop: each string of the trial sizes (8, 12, 18 px)
+    is covered by a found line, and a flat grey image has no line."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import ImageDraw
+
+    from slic.codec.ocr_screening import find_lines
+    from slic.evaluation.screening import _font
+
+    img = Image.fromarray(kodim_crop(3, 192, top=20, left=20))
+    draw = ImageDraw.Draw(img)
+    boxes = []
+    for (x, y), size, text in (((10, 20), 8, "730512"), ((30, 80), 12, "EXIT"), ((20, 140), 18, "POLICE")):
+        draw.text((x, y), text, font=_font(size), fill=(0, 0, 0))
+        boxes.append(draw.textbbox((x, y), text, font=_font(size)))
+    lines = find_lines(np.asarray(img))
+
+    def covered(box, line):
+        ix = max(0, min(box[2], line[2]) - max(box[0], line[0]))
+        iy = max(0, min(box[3], line[3]) - max(box[1], line[1]))
+        return ix * iy / ((box[2] - box[0]) * (box[3] - box[1]))
+
+    assert all(max(covered(b, line) for line in lines) > 0.9 for b in boxes), (boxes, lines)
+    assert find_lines(np.full((192, 192, 3), 128, np.uint8)) == []
+
+
+def test_screen_ocr_without_the_text_detector_is_one_line_and_writes_nothing(tmp_path, kodim_crop, capsys,
+                                                                             monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime.ch_ppocr_det", None)
+    Image.fromarray(kodim_crop(8, 64)).save(tmp_path / "in.png")
+    capsys.readouterr()
+    assert main(["encode", str(tmp_path / "in.png"), "-o", str(tmp_path / "a.slic"), "--screen-ocr"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "text detector" in err and "rapidocr_onnxruntime" in err
+    assert not (tmp_path / "a.slic").exists()
+
+
 def _digits_crop(kodim_crop, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """The crop of the test above with 4918273 drawn at (20, 50), `size` px: (image, text box)."""
     from PIL import ImageDraw
@@ -120,6 +161,7 @@ def test_ocr_screen_flags_a_changed_reading_and_not_a_kept_one(kodim_crop, one_t
     tiles of the digits first; at the model's own rate 18-px digits keep their reading and nothing
     is flagged."""
     pytest.importorskip("pytesseract")
+    pytest.importorskip("rapidocr_onnxruntime")
     from slic.codec.ocr_screening import OCR_RISK, read
 
     codec = slic.load_codec()
@@ -141,6 +183,7 @@ def test_ocr_screen_flags_a_changed_reading_and_not_a_kept_one(kodim_crop, one_t
 @needs_tesseract
 def test_encode_screen_ocr_stores_the_summary(tmp_path, kodim_crop, capsys, one_thread):
     pytest.importorskip("pytesseract")
+    pytest.importorskip("rapidocr_onnxruntime")
     from slic.codec.ocr_screening import OCR_RISK
 
     Image.fromarray(_digits_crop(kodim_crop, 18)[0]).save(tmp_path / "in.png")

@@ -41,8 +41,8 @@ def add_commands(sub) -> None:
                    help="skip miscompression screening (on by default: one more decode; the summary is stored "
                         "in the file and shown by slic info)")
     p.add_argument("--screen-ocr", action="store_true",
-                   help="screen with an OCR as well (needs Tesseract): read the text in the image and in its "
-                        "compression and flag the tiles whose reading changed (their risk is above 10, the "
+                   help="screen with an OCR as well (needs Tesseract and the text detector, see README): find the "
+                        "text lines in the image, read them there and in its compression, and flag the tiles whose reading changed (their risk is above 10, the "
                         "stored threshold); slower")
     p.add_argument("--max-risk", type=float, metavar="R",
                    help="refuse (exit 1, no output) when a tile's miscompression risk exceeds R")
@@ -104,9 +104,9 @@ def cmd_encode(args) -> int:
 
     _refuse_overwriting_input(args)
     if args.screen_ocr:
-        from ..codec.ocr_screening import require_tesseract
+        from ..codec.ocr_screening import require_ocr
 
-        require_tesseract()  # a missing Tesseract fails before the model loads
+        require_ocr()  # a missing Tesseract or text detector fails before the model loads
     codec = _codec(args)
     image = _read_image(args.input, args)
     key = None

@@ -395,10 +395,10 @@ def cmd_eval_verify(args) -> int:
 
 def cmd_eval_screening(args) -> int:
     from ..codec import default_model, load_codec
-    from ..codec.ocr_screening import require_tesseract
+    from ..codec.ocr_screening import require_ocr, require_tesseract
     from ..evaluation import screening
 
-    require_tesseract()
+    require_ocr() if args.ocr else require_tesseract()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model or default_model()
