@@ -178,3 +178,25 @@ def test_attacker_search_keeps_the_best_scoring_draw(batch, one_thread):
     s = searched[0]
     dy, dx = batch.shape[-2] - s.shape[-2], batch.shape[-1] - s.shape[-1]
     assert torch.equal(s, batch[0:1, :, dy:, dx:].clamp(0, 1))
+
+
+def test_attacker_member_search_suffix_overrides_the_global_k(batch, one_thread):
+    """'op@K' searches K draws for that member only; the others keep the global K, labels keep no suffix."""
+    tried = []
+
+    def count(images):
+        tried.append(len(images))
+        return [0.0] * len(images)
+
+    attacker = AdaptiveAttacker("crop:top=0-63:left=0-63@6,gray", seed=0)
+    assert attacker.labels == ["crop:top=0-63:left=0-63", "gray"]
+    seen = set()
+    for _ in range(12):
+        tried.clear()
+        label, _ = attacker.per_image(batch, search=2, score=count)
+        assert tried == [6 if label.startswith("crop") else 2] * batch.shape[0]
+        seen.add(label)
+    assert seen == {"crop:top=0-63:left=0-63", "gray"}
+    for bad in ["gray@0", "gray@x", "gray@65"]:
+        with pytest.raises(InputError):
+            AdaptiveAttacker(bad)

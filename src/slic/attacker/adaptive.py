@@ -10,6 +10,9 @@ whose state is checkpointed with the running means.
 `per_image(..., search=K, score=...)` (`slic train --attacker-search K`) is worst-of-K within the
 drawn member: each image tries K parameter draws and trains on the one the model re-compresses most
 faithfully, so a single weak crop phase or scale inside a wide member is found, not averaged away.
+A member written with an ``@K`` suffix (``"zoom:keep=0.5-0.95@8"``) searches K draws instead of the
+global K: a wide, continuous category (resampling scales, angles) gets a finer search than an op
+with few distinct outcomes, without paying that K on every step.
 """
 
 from __future__ import annotations
@@ -40,13 +43,20 @@ class AdaptiveAttacker:
                  initial_psnr: float = 30.0):
         self.spec = spec
         self.chain_range: tuple[int, int] | None = None
+        self.member_search: dict[str, int] = {}
         members = []
         for item in spec.split(","):
+            item, search = self._search_suffix(item)
             name = item.strip().split(":")[0].lower()
             if name == "chain":
                 self.chain_range = self._chain_range(item)
+                if search:
+                    self.member_search["chain"] = search
             else:
-                members.extend(parse(item))
+                parsed = parse(item)
+                members.extend(parsed)
+                if search:
+                    self.member_search.update({m.title: search for m in parsed})
         if not members:
             raise InputError("attacker spec has no ops")
         self.members = members
@@ -57,6 +67,16 @@ class AdaptiveAttacker:
         self.running = {label: initial_psnr for label in self.labels}
         self.counts = {label: 0 for label in self.labels}
         self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _search_suffix(item: str) -> tuple[str, int | None]:
+        """'op:params@K' → ('op:params', K); no suffix → (item, None)."""
+        body, sep, raw = item.rpartition("@")
+        if not sep:
+            return item, None
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= 64:
+            raise InputError(f"attacker spec: '{item}' — the search suffix should read @K with K in 1-64")
+        return body, int(raw)
 
     @staticmethod
     def _chain_range(item: str) -> tuple[int, int]:
@@ -113,6 +133,7 @@ class AdaptiveAttacker:
         this model, not a random member of it."""
         label, member, params = self.draw()
         self.last = label
+        search = self.member_search.get(label, search)
         outs = []
         for i in range(x.shape[0]):
             xi = x[i:i + 1]

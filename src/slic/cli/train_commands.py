@@ -47,7 +47,8 @@ def add_commands(sub) -> None:
     p.add_argument("--attacker-search", type=positive_int, default=1, metavar="K",
                    help="with --attacker: per image, draw K parameter sets of the step's op and train on the one the "
                         "model re-compresses most faithfully (worst of K: the weakest crop phase, scale or quality "
-                        "of the category instead of a random one; K more no-grad forwards per image)")
+                        "of the category instead of a random one; K more no-grad forwards per image); a member "
+                        "written 'op:params@K' in the spec searches its own K")
     p.add_argument("--local-weight", type=float, default=0.0,
                    help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
     p.add_argument("--local-db", type=float, default=14.0, help="tile re-compression PSNR the tile hinge allows")
