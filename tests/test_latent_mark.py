@@ -56,6 +56,24 @@ def test_layout_is_keyed_balanced_and_nested():
     assert bool(((half != 0) <= keyed).all()) and 0.4 < float((half != 0).sum() / keyed.sum()) < 0.6
 
 
+def test_offset_energies_equal_one_reading_per_offset():
+    """The batched tile-offset search gives every offset the energy of its own reading (and 0 where
+    too few positions are in band), so `best` picks the offset the one-by-one search picked."""
+    key = lm.MarkKey(seed=3, density=0.25)
+    g = torch.Generator().manual_seed(0)
+    y = torch.randn(1, 192, 20, 28, generator=g) * 2
+    sigma = torch.rand(1, 192, 20, 28, generator=g) * 2
+    sigma[..., :4, :] = 0.1  # a strip out of band
+    folded = lm._Folded(key, y, sigma)
+    batched = folded.offset_energies()
+    assert len(batched) == key.tile ** 2
+    for offset, e in batched.items():
+        assert e == pytest.approx(lm.energy(folded.scores(offset)), rel=1e-5, abs=1e-6)
+    assert folded.best()[1] == max(batched, key=batched.get)
+    empty = lm._Folded(key, y, torch.zeros_like(sigma))  # nothing in band: every reading is 0
+    assert set(empty.offset_energies().values()) == {0.0}
+
+
 def test_unmarked_reading_is_standard_normal(wm, kodim_crop):
     """On an image that carries no mark, each z_b has unit variance: Σ z² ≈ 80 (χ², sd ≈ 13)."""
     energies = []
