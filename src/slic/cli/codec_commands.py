@@ -41,9 +41,9 @@ def add_commands(sub) -> None:
                    help="skip miscompression screening (on by default: one more decode; the summary is stored "
                         "in the file and shown by slic info)")
     p.add_argument("--screen-ocr", action="store_true",
-                   help="screen with an OCR as well (needs Tesseract and the text detector, see README): find the "
-                        "text lines in the image, read them there and in its compression, and flag the tiles whose reading changed (their risk is above 10, the "
-                        "stored threshold); slower")
+                   help="screen with an OCR as well (needs Tesseract and the text detector, see README): find "
+                        "the text lines in the image, read them there and in its compression, and flag the tiles "
+                        "whose reading changed (their risk is above 10, the stored threshold); slower")
     p.add_argument("--max-risk", type=float, metavar="R",
                    help="refuse (exit 1, no output) when a tile's miscompression risk exceeds R")
     p.add_argument("--warn", action="store_true", help="report flagged tiles on stderr (the file is still written)")

@@ -202,8 +202,8 @@ class Codec:
         (a watermark model only: 0x-hex or text str, ≤ 5 bytes, or an int < 2^40) embeds that payload;
         without it a watermark model writes a cover. `screen` decodes the result once more and stores
         the miscompression screening summary (`codec.screening`) in the file; `screen_ocr` screens
-        (implies `screen`) with an OCR of the text as well (`codec.ocr_screening`; needs Tesseract and the text detector,
-        checked before any work: InputError when missing)."""
+        (implies `screen`) with an OCR of the text as well (`codec.ocr_screening`; needs Tesseract and
+        the text detector, checked before any work: InputError when missing)."""
         if screen_ocr:
             from .ocr_screening import require_ocr
 

@@ -41,8 +41,8 @@ DETECT_SCALE = 736 / 192  # the detector's default input side for a 192-px crop:
 DETECT_MAX_PIXELS = 12_000_000  # detector input budget: a larger photo is detected at a smaller scale
 DETECTOR_WHEEL = "rapidocr_onnxruntime==1.4.4"  # carries the PP-OCRv4 detector's ONNX weights
 DETECTOR_MODEL = "models/ch_PP-OCRv4_det_infer.onnx"
-MIN_BOX_SCORE = 0.75  # the detector's line score; chosen on the training trials to keep ≥ 95 % of drawn text lines (§30)
-READ_SHRINKS = (1, 2)  # pixels: each line is read with its box shrunk by these (chosen on the training trials, §30)
+MIN_BOX_SCORE = 0.75  # detector line score; keeps ≥ 95 % of the training trials' drawn lines (§30)
+READ_SHRINKS = (1, 2)  # pixels: each line is read with its box shrunk by these (chosen on training trials)
 MIN_READING = 2  # characters: a lone letter read in a texture flips on any redraw; words are longer
 READ_PAD, READ_SCALE = 6, 4
 READ_CONFIG = "--psm 7 -c tessedit_char_whitelist=0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

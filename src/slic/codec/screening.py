@@ -71,8 +71,8 @@ def summarize(risk: np.ndarray, threshold: float = DEFAULT_THRESHOLD, keep: int 
 def screen(original: np.ndarray, compressed: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
            ocr: bool = False) -> RiskSummary:
     """The screening summary of a first compression. `ocr` (`codec.ocr_screening`, needs Tesseract and
-    the text detector) adds the tiles whose reading changed, above every gradient risk: the flag then means "a reading
-    changed" and `threshold` is replaced by `OCR_RISK`."""
+    the text detector) adds the tiles whose reading changed, above every gradient risk: the flag then
+    means "a reading changed" and `threshold` is replaced by `OCR_RISK`."""
     risk = risk_map(original, compressed)
     if not ocr:
         return summarize(risk, threshold)
