@@ -220,37 +220,31 @@ class _Folded:
         self.layouts = {level: _layout(key, c, level) for level in LEVELS}
 
     def scores(self, offset: tuple[int, int], level: float = 1.0) -> torch.Tensor:
-        """Position (i, j) of the latent is tile entry ((i + u) mod T, (j + v) mod T)."""
-        u, v = offset
+        """z (bits,) with the tile starting at `offset`."""
+        return self.readings([offset], level)[0]
+
+    def readings(self, offsets: list[tuple[int, int]], level: float = 1.0) -> torch.Tensor:
+        """z (len(offsets), bits) at each tile offset (u, v): position (i, j) of the latent is tile entry
+        ((i + u) mod T, (j + v) mod T); zeros where fewer than 4 in-band positions per bit are left."""
         chips, bit = self.layouts[level]
-        sums = torch.roll(self.sums, (u, v), (1, 2))  # sums[a] now sits at entry (a + offset)
-        variances = torch.roll(self.variances, (u, v), (1, 2))
-        counts = torch.roll(self.counts, (u, v), (1, 2))
         used = chips != 0
         bits = self.key.bits
-        if float(counts[used].sum()) < 4 * bits:
-            return torch.zeros(bits)
-        s = torch.zeros(bits).index_add_(0, bit[used], (chips * sums)[used])
-        var = torch.zeros(bits).index_add_(0, bit[used], variances[used])
-        return s / var.clamp_min(1e-6).sqrt()
 
-    def offset_energies(self) -> dict[tuple[int, int], float]:
-        """energy(scores(offset)) of the whole key at every one of the T² tile offsets, in one
-        contraction: `scores` for each offset, batched (a search reads hundreds of windows)."""
-        t, bits = self.key.tile, self.key.bits
-        chips, bit = self.layouts[1.0]
-        used = chips != 0
-        offsets = [(u, v) for u in range(t) for v in range(t)]
-
-        def rolled(a: torch.Tensor) -> torch.Tensor:  # (T², used positions): a rolled to each offset
-            return torch.stack([torch.roll(a, o, (1, 2))[used] for o in offsets])
+        def rolled(a: torch.Tensor) -> torch.Tensor:  # (offsets, used entries): a[e] moved to entry e + offset
+            return torch.stack([torch.roll(a, offset, (1, 2))[used] for offset in offsets])
 
         counts = rolled(self.counts).sum(1)
         s = torch.zeros(len(offsets), bits).index_add_(1, bit[used], chips[used] * rolled(self.sums))
         var = torch.zeros(len(offsets), bits).index_add_(1, bit[used], rolled(self.variances))
         z = s / var.clamp_min(1e-6).sqrt()
-        e = torch.where(counts[:, None] < 4 * bits, torch.zeros_like(z), z).double().pow(2).sum(1)
-        return dict(zip(offsets, e.tolist()))
+        return torch.where(counts[:, None] < 4 * bits, torch.zeros_like(z), z)
+
+    def offset_energies(self) -> dict[tuple[int, int], float]:
+        """energy of the whole key's reading at every one of the T² tile offsets, read in one batch
+        (a search reads hundreds of windows)."""
+        t = self.key.tile
+        offsets = [(u, v) for u in range(t) for v in range(t)]
+        return dict(zip(offsets, self.readings(offsets).double().pow(2).sum(1).tolist()))
 
     def best(self) -> tuple[torch.Tensor, tuple[int, int]]:
         """The reading with the most energy: the tile offset found on the whole key, then the level."""
