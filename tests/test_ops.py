@@ -180,6 +180,58 @@ def test_attacker_search_keeps_the_best_scoring_draw(batch, one_thread):
     assert torch.equal(s, batch[0:1, :, dy:, dx:].clamp(0, 1))
 
 
+def test_one_of_applies_the_drawn_member_to_tensors_and_images(crop, batch, one_thread):
+    """OneOf draws a member and its parameters; the same draw gives the member's own result on a batch
+    and on a uint8 image, and it has no fixed parameters of its own."""
+    one = ops.OneOf(ops.parse("gray,dihedral"))
+    assert one.title == "gray|dihedral" and one.resizes and one.grad == "exact"
+    rng = np.random.default_rng(0)
+    draws = [one.sample(rng) for _ in range(12)]
+    assert {d["index"] for d in draws} == {0, 1}
+    for d in draws[:4]:
+        member = one.members[d["index"]]
+        assert torch.equal(one(batch, **d), member(batch, **d["params"]))
+        assert np.array_equal(one.apply_uint8(crop, d), member.apply_uint8(crop, d["params"]))
+    with pytest.raises(InputError, match="sample"):
+        one.apply_uint8(crop)
+
+
+def test_attacker_prefix_puts_a_global_change_before_the_op(batch, one_thread):
+    """`prefix_share=1`: every drawn op follows one op of the prefix spec (here the default set: turns
+    and mirror images, grayscale, desaturation), each drawn; share 0 draws exactly as before."""
+    from slic.attacker import PREFIX_ATTACKER
+
+    prefixed = AdaptiveAttacker("crop:top=2-2:left=0", seed=2, prefix=PREFIX_ATTACKER, prefix_share=1.0)
+    firsts, ks = set(), set()
+    for _ in range(40):
+        label, member, params = prefixed.draw()
+        assert label == "crop:top=2-2:left=0" and isinstance(member, ops.Chain) and member.ops[1].name == "crop"
+        first = member.ops[0].members[params["steps"][0]["index"]]
+        firsts.add(first.name)
+        if first.name == "dihedral":
+            ks.add(params["steps"][0]["params"]["k"])
+    assert firsts == {"dihedral", "gray", "saturation"} and ks <= set(range(1, 8)) and len(ks) >= 4
+    sizes, grays = set(), 0
+    for _ in range(12):
+        _, outs = prefixed.per_image(batch)
+        sizes.update(tuple(u.shape[-2:]) for u in outs)
+        grays += sum(bool(torch.equal(u[:, 0], u[:, 1]) and torch.equal(u[:, 1], u[:, 2])) for u in outs)
+    assert sizes == {(94, 128), (126, 96)} and grays > 0  # turned sideways or not, then two rows cropped
+    k1 = ops.get("dihedral")(batch, k=1)
+    assert torch.equal(torch.rot90(k1, -1, dims=(-2, -1)), batch)  # a real turn of the image, nothing else
+    plain = AdaptiveAttacker(DEFAULT_ATTACKER, seed=4)
+    off = AdaptiveAttacker(DEFAULT_ATTACKER, seed=4, prefix=PREFIX_ATTACKER, prefix_share=0.0)
+    assert [plain.draw()[::2] for _ in range(20)] == [off.draw()[::2] for _ in range(20)]
+    half = AdaptiveAttacker("gray", seed=1, prefix="dihedral", prefix_share=0.5)
+    share = np.mean([isinstance(half.draw()[1], ops.Chain) for _ in range(400)])
+    assert 0.4 < share < 0.6
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(InputError):
+            AdaptiveAttacker("gray", prefix="dihedral", prefix_share=bad)
+    with pytest.raises(InputError):
+        AdaptiveAttacker("gray", prefix="no_such_op", prefix_share=0.5)
+
+
 def test_attacker_member_search_suffix_overrides_the_global_k(batch, one_thread):
     """'op@K' searches K draws for that member only; the others keep the global K, labels keep no suffix."""
     tried = []

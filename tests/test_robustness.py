@@ -26,7 +26,7 @@ def test_benchmark_has_at_least_40_operations_in_every_category():
     ops = available_operations()
     assert len(ops) >= 40
     categories = {c for c, _, _ in OPERATIONS.values()}
-    assert {"geometry", "colour", "filter", "noise", "compression", "compositing", "screenshot", "chain"} <= categories
+    assert {"geometry", "colour", "filter", "noise", "compression", "compositing", "screenshot", "chain", "composed"} <= categories
     assert sum(r for _, _, r in OPERATIONS.values()) >= 8  # the resampling class is covered
 
 

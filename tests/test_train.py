@@ -152,3 +152,8 @@ def test_attacker_search_without_the_adaptive_attacker_is_a_one_line_error(tmp_p
     err = capsys.readouterr().err
     assert code == 1 and "--attacker-search needs" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+    code = main(["train", "--base", BASE, "--data", str(tiny_data), "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--attacker-prefix"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--attacker-prefix needs" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

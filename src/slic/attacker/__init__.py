@@ -5,6 +5,6 @@
 preprint's blur/affine/JPEG-surrogate attacker, kept for its spec strings.
 """
 
-from .adaptive import DEFAULT_ATTACKER, AdaptiveAttacker
+from .adaptive import DEFAULT_ATTACKER, PREFIX_ATTACKER, AdaptiveAttacker
 
-__all__ = ["AdaptiveAttacker", "DEFAULT_ATTACKER"]
+__all__ = ["AdaptiveAttacker", "DEFAULT_ATTACKER", "PREFIX_ATTACKER"]

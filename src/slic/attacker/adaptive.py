@@ -13,6 +13,14 @@ faithfully, so a single weak crop phase or scale inside a wide member is found, 
 A member written with an ``@K`` suffix (``"zoom:keep=0.5-0.95@8"``) searches K draws instead of the
 global K: a wide, continuous category (resampling scales, angles) gets a finer search than an op
 with few distinct outcomes, without paying that K on every step.
+
+`prefix` (`slic train --attacker-prefix SPEC --attacker-prefix-share P`) puts one op of its own spec
+(drawn uniformly, with its parameters) in front of the drawn member on a share P of the steps. A
+forger can turn the picture or make it black-and-white before any other operation, and a protection
+learnt on colour pictures in one orientation does not carry over: `slic-default` v5 collapses a 90°
+turn, grayscale, a two-row crop and a 5 % resize each (6–9 dB), but a turn or grayscale followed by
+one of the others re-compresses at 26–34 dB (docs/RESULTS.md §31). `PREFIX_ATTACKER` is that set.
+With the prefix inside the member, the worst-of-K search picks the prefix's parameters too.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..ops import Chain, parse
+from ..ops import Chain, OneOf, parse
 
 DEFAULT_ATTACKER = ",".join([
     "crop:top=0-63:left=0-63", "crop:top=0-63:left=0-63:bottom=0-63:right=0-63",
@@ -35,13 +43,21 @@ DEFAULT_ATTACKER = ",".join([
     "chain:n=2-3",
 ])
 
+# Global changes a forger makes first: the dihedral group's seven turns and mirror images, grayscale,
+# a strong desaturation (`--attacker-prefix default`).
+PREFIX_ATTACKER = "dihedral,gray,saturation:factor=0-0.5"
+
 
 class AdaptiveAttacker:
     """Draw one op per call from `spec`, weighted by its running re-compression PSNR."""
 
     def __init__(self, spec: str = DEFAULT_ATTACKER, seed: int = 0, floor: float = 0.25, momentum: float = 0.9,
-                 initial_psnr: float = 30.0):
+                 initial_psnr: float = 30.0, prefix: str | None = None, prefix_share: float = 0.0):
+        if not 0.0 <= prefix_share <= 1.0:
+            raise InputError(f"the share of prefixed steps must be within 0-1, not {prefix_share}")
         self.spec = spec
+        self.prefix = OneOf(parse(prefix)) if prefix else None
+        self.prefix_share = prefix_share if prefix else 0.0
         self.chain_range: tuple[int, int] | None = None
         self.member_search: dict[str, int] = {}
         members = []
@@ -115,7 +131,14 @@ class AdaptiveAttacker:
             member = Chain(ops)
         else:
             member = self.members[i]
+        if self.prefix_share and self.rng.random() < self.prefix_share:
+            member = self._prefixed(member)
         return label, member, member.sample(self.rng)
+
+    def _prefixed(self, member) -> Chain:
+        """`member` after one op of the prefix spec; which one, and its parameters, are drawn per image."""
+        ops = member.ops if isinstance(member, Chain) else [member]
+        return Chain([self.prefix, *ops])
 
     def __call__(self, x: torch.Tensor):
         """Apply one drawn op to the whole batch: (label, u(x)) — u(x) may have another size."""

@@ -27,6 +27,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A proportion in 0-1 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0-1, not {value}")
+    return value
+
+
 def device(text: str) -> str:
     """'cpu', 'cuda' or 'cuda:N'."""
     import torch

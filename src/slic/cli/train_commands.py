@@ -7,7 +7,7 @@ import json
 import torch
 
 from ..errors import InputError
-from .args import device, positive_float, positive_int
+from .args import device, positive_float, positive_int, share
 from ..io.images import find_images
 from ..training import TrainConfig, Trainer
 
@@ -49,6 +49,12 @@ def add_commands(sub) -> None:
                         "model re-compresses most faithfully (worst of K: the weakest crop phase, scale or quality "
                         "of the category instead of a random one; K more no-grad forwards per image); a member "
                         "written 'op:params@K' in the spec searches its own K")
+    p.add_argument("--attacker-prefix", nargs="?", const="default", metavar="SPEC",
+                   help="with --attacker: on a share of the steps (--attacker-prefix-share), apply one op of SPEC "
+                        "before the drawn op, so that the protection holds after a global change too; 'default' = "
+                        "turns and mirror images, grayscale, desaturation (slic.attacker.PREFIX_ATTACKER)")
+    p.add_argument("--attacker-prefix-share", type=share, default=0.5, metavar="P",
+                   help="share (0-1) of the steps that get the prefix (default 0.5)")
     p.add_argument("--local-weight", type=float, default=0.0,
                    help="weight of the tile hinge (32×32 tiles must collapse too); 0 = off")
     p.add_argument("--local-db", type=float, default=14.0, help="tile re-compression PSNR the tile hinge allows")
@@ -84,6 +90,16 @@ def _attacker_spec(value: str | None) -> str | None:
     return spec
 
 
+def _prefix_spec(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ..attacker import PREFIX_ATTACKER, AdaptiveAttacker
+
+    spec = PREFIX_ATTACKER if value.strip() == "default" else value
+    AdaptiveAttacker("gray", prefix=spec, prefix_share=0.5)  # fail on a bad spec before loading anything
+    return spec
+
+
 def _budget_and_threads(args) -> None:
     """A training command needs --steps or --minutes; --threads sets torch's CPU threads."""
     if args.steps is None and args.minutes is None:
@@ -96,6 +112,8 @@ def _cmd_train(args) -> int:
     _budget_and_threads(args)
     if getattr(args, "attacker_search", 1) > 1 and not getattr(args, "attacker", None):
         raise InputError("--attacker-search needs the adaptive attacker (--attacker)")
+    if getattr(args, "attacker_prefix", None) and not getattr(args, "attacker", None):
+        raise InputError("--attacker-prefix needs the adaptive attacker (--attacker)")
     cfg = TrainConfig(
         out=args.out, data=args.data, base=getattr(args, "base", None), arch=getattr(args, "arch", None),
         quality=getattr(args, "quality", None), init=getattr(args, "init", None), metric=getattr(args, "metric", "gmsd"),
@@ -105,6 +123,8 @@ def _cmd_train(args) -> int:
         channels_last=args.channels_last,
         ckpt_minutes=args.ckpt_minutes, val_every=args.val_every, device=args.device, adversarial=args.adversarial,
         attacker=_attacker_spec(getattr(args, "attacker", None)), attacker_search=getattr(args, "attacker_search", 1),
+        attacker_prefix=_prefix_spec(getattr(args, "attacker_prefix", None)),
+        attacker_prefix_share=getattr(args, "attacker_prefix_share", 0.5),
         local_weight=getattr(args, "local_weight", 0.0), local_db=getattr(args, "local_db", 14.0),
         guard_weight=getattr(args, "guard_weight", 0.0), guard_db=getattr(args, "guard_db", 0.3),
         rate_weight=getattr(args, "rate_weight", 0.0), rate_margin=getattr(args, "rate_margin", 0.02),

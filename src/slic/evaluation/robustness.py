@@ -95,6 +95,20 @@ OPERATIONS: dict[str, tuple[str, str, bool]] = {
     "rotate2-crop-jpeg90": ("chain", "rotate_crop:angle=2+jpeg:q=90", True),
     "crop2-jpeg80": ("chain", "crop:top=2:left=1+jpeg:q=80", False),
     "codec-jpeg90": ("chain", "codec+jpeg:q=90", False),
+    # a global change first (a turn, a mirror image, grayscale), then an everyday op: each alone
+    # collapses on slic-default v5, together they stripped it (docs/RESULTS.md §31)
+    "rotate-90-crop-2": ("composed", "dihedral:k=1+crop:top=2:left=0", False),
+    "rotate-90-upscale-1.05": ("composed", "dihedral:k=1+resize:factor=1.05:interp=bicubic", True),
+    "rotate-270-downscale-0.95": ("composed", "dihedral:k=3+resize:factor=0.95:interp=bicubic", True),
+    "rotate-90-rotate-2-crop": ("composed", "dihedral:k=1+rotate_crop:angle=2", True),
+    "rotate-90-blur": ("composed", "dihedral:k=1+blur:sigma=0.7:k=5", False),
+    "mirror-jpeg-80": ("composed", "flip+jpeg:q=80", False),
+    "rotate-180-jpeg-85": ("composed", "dihedral:k=2+jpeg:q=85", False),
+    "mirror-upscale-1.1": ("composed", "flip+resize:factor=1.1:interp=bilinear", True),
+    "gray-crop-2": ("composed", "gray+crop:top=2:left=0", False),
+    "gray-downscale-0.9": ("composed", "gray+resize:factor=0.9:interp=bicubic", True),
+    "gray-rotate-2-crop": ("composed", "gray+rotate_crop:angle=2", True),
+    "desaturate-upscale-1.1": ("composed", "saturation:factor=0.3+resize:factor=1.1:interp=bilinear", True),
     "blur-sharpen-webp": ("chain", "blur:sigma=0.8:k=5+unsharp:sigma=1:amount=1+webp:q=80", False),
 }
 

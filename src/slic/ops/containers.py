@@ -57,11 +57,23 @@ class Chain:
 class OneOf:
     """One member per call, chosen with `weights` (uniform by default), then its own parameters."""
 
-    def __init__(self, members: list, weights=None):
+    category = "one-of"
+
+    def __init__(self, members: list, weights=None, label: str | None = None):
         if not members:
             raise InputError("OneOf needs at least one op")
         self.members = list(members)
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        self.label = label
+        grads = {m.grad for m in self.members}
+        self.grad = "exact" if grads == {"exact"} else ("none" if "none" in grads else "ste")
+        self.resizes = any(m.resizes for m in self.members)
+
+    @property
+    def title(self) -> str:
+        return self.label or "|".join(m.title for m in self.members)
+
+    name = title
 
     def sample(self, rng: np.random.Generator) -> dict:
         p = None if self.weights is None else self.weights / self.weights.sum()
@@ -71,3 +83,13 @@ class OneOf:
     def __call__(self, x: torch.Tensor, index: int, params: dict) -> torch.Tensor:
         member = self.members[index]
         return member(x, **params)
+
+    def fixed(self) -> dict:
+        raise InputError(f"'{self.title}' chooses an op per call: draw its parameters with sample()")
+
+    def apply_uint8(self, img: np.ndarray, params: dict | None = None) -> np.ndarray:
+        params = self.fixed() if params is None else params
+        return self.members[params["index"]].apply_uint8(img, params["params"])
+
+    def describe(self) -> str:
+        return " or ".join(m.describe() for m in self.members)

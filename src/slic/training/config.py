@@ -38,6 +38,8 @@ class TrainConfig:
     adversarial: bool = True
     attacker: str | None = None  # an AdaptiveAttacker spec (slic.attacker); replaces `noise` when given
     attacker_search: int = 1  # per image, K parameter draws of the step's op; train on the one re-compressed most faithfully
+    attacker_prefix: str | None = None  # ops (one drawn per step) applied before the attacker's op ...
+    attacker_prefix_share: float = 0.5  # ... on this share of the steps
     local_weight: float = 0.0  # weight of the tile hinge: 32×32 tiles of x̂1 that keep > local_db on re-compression
     local_db: float = 14.0
     guard_weight: float = 0.0  # weight of the per-image quality guard against the frozen base codec

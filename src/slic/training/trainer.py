@@ -89,7 +89,8 @@ class Trainer:
         if cfg.attacker:
             from ..attacker.adaptive import AdaptiveAttacker
 
-            return AdaptiveAttacker(cfg.attacker, seed=cfg.seed + 1000 * self.rank)
+            return AdaptiveAttacker(cfg.attacker, seed=cfg.seed + 1000 * self.rank, prefix=cfg.attacker_prefix,
+                                    prefix_share=cfg.attacker_prefix_share)
         from ..attacker.noise import NoiseAttacker
 
         return NoiseAttacker(cfg.noise, seed=cfg.seed + 1000 * self.rank)
