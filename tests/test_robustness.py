@@ -60,6 +60,10 @@ def test_list_and_bad_inputs(crops, tmp_path, capsys):
     assert main(["robustness", "--data", str(crops), "--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert len(listed) == len(available_operations())
+    assert main(["robustness", "--list"]) == 0 and capsys.readouterr().out.splitlines() == listed  # no --data needed
+    assert main(["robustness", "--out", str(tmp_path / "x")]) == 1  # nothing to run on: one line, no output
+    err = capsys.readouterr().err.strip()
+    assert "needs --data" in err and "\n" not in err and not (tmp_path / "x").exists()
     with pytest.raises(SystemExit):  # a usage error from argparse
         main(["robustness", "--data", str(crops), "--limit", "0"])
     capsys.readouterr()

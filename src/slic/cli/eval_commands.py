@@ -105,9 +105,10 @@ def add_commands(subparsers) -> None:
     sub = subparsers
     p = sub.add_parser("robustness", help="everyday operations on x̂1: which of them strip the protection",
                        description="Apply ≥ 40 everyday operations (geometry, colour, filters, noise, compression, "
-                                   "compositing, screenshots, chains) to each first compression x̂1 and report "
-                                   "PSNR(a(x̂1), slic(a(x̂1))); ≥ 20 dB means the operation strips the protection.")
-    p.add_argument("--data", nargs="+", required=True, help="directories or files of images")
+                                   "compositing, screenshots, chains, a global change then an everyday op) to each "
+                                   "first compression x̂1 and report PSNR(a(x̂1), slic(a(x̂1))); ≥ 20 dB means the "
+                                   "operation strips the protection.")
+    p.add_argument("--data", nargs="+", help="directories or files of images (required unless --list)")
     p.add_argument("--out", help="output directory (default slic-robustness-MODEL)")
     p.add_argument("--ops", help="comma-separated operation names (default: all), or op specs such as 'jpeg:q=60'")
     p.add_argument("--limit", type=positive_int, help="use the first N images")
@@ -333,6 +334,8 @@ def cmd_robustness(args) -> int:
         for name, (category, spec, _) in robustness.available_operations().items():
             print(f"{name:<24}{category:<13}{spec}")
         return 0
+    if not args.data:
+        raise InputError("slic robustness needs --data (directories or files of images), or --list")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model or default_model()
