@@ -401,7 +401,10 @@ def cmd_eval_screening(args) -> int:
     from ..codec.ocr_screening import require_ocr, require_tesseract
     from ..evaluation import screening
 
-    require_ocr() if args.ocr else require_tesseract()
+    if args.ocr:
+        require_ocr()
+    else:
+        require_tesseract()
     if args.threads:
         torch.set_num_threads(args.threads)
     model = args.model or default_model()

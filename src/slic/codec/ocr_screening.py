@@ -120,9 +120,9 @@ def _detector():
     any input side: no second resize)."""
     from pathlib import Path
 
+    detector_class = require_detector()  # first: a missing wheel is a one-line error, not an ImportError
     import rapidocr_onnxruntime
 
-    detector_class = require_detector()
     model = Path(rapidocr_onnxruntime.__file__).parent / DETECTOR_MODEL
     if not model.is_file():
         raise InputError(f"OCR screening: the text detector's weights are missing ({model}); "

@@ -13,6 +13,12 @@ from ..errors import InputError
 from .base import Op
 
 
+def combined_grad(ops) -> str:
+    """The gradient kind of ops used together: exact when all are, none when any has none, else ste."""
+    grads = {o.grad for o in ops}
+    return "exact" if grads == {"exact"} else ("none" if "none" in grads else "ste")
+
+
 class Chain:
     """Ops applied one after the other (a forger's pipeline: JPEG save, then a resize, ...)."""
 
@@ -23,8 +29,7 @@ class Chain:
             raise InputError("a chain needs at least one op")
         self.ops = list(ops)
         self.label = label
-        self.grad = "exact" if all(o.grad == "exact" for o in ops) else (
-            "none" if any(o.grad == "none" for o in ops) else "ste")
+        self.grad = combined_grad(self.ops)
         self.resizes = any(o.resizes for o in ops)
 
     @property
@@ -65,8 +70,7 @@ class OneOf:
         self.members = list(members)
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
         self.label = label
-        grads = {m.grad for m in self.members}
-        self.grad = "exact" if grads == {"exact"} else ("none" if "none" in grads else "ste")
+        self.grad = combined_grad(self.members)
         self.resizes = any(m.resizes for m in self.members)
 
     @property
