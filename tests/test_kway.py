@@ -141,3 +141,21 @@ def test_eval_twoway_on_a_tiny_crop(kodak_dir, tmp_path, one_thread, capsys):
         "rate/pgd", "rate/eot-pgd", "distortion/pgd", "distortion/eot-pgd"}
     for name in ("table.md", "rd.png", "kway.png"):
         assert (out / name).stat().st_size > 0
+
+
+def test_kway_never_launders_a_decoded_slic_image(kodim_crop, one_thread):
+    """`--ways K` on a decoded slic-default image keeps the identity, so the copy self-destructs as with
+    one way (a turned or rolled copy re-encodes at ~30 dB on v5: the forger's route of RESULTS §31);
+    on the original the K-way choice is unchanged."""
+    import slic
+    from slic.codec import codec as codec_module
+
+    model = slic.load_codec("slic-default")
+    original = kodim_crop(23, 128, top=200, left=300)
+    x1 = model.decode(model.encode(original), output="array")
+    data, t = model.compress_kway(to_tensor(x1), 8, seed=0)
+    assert t.is_identity and container.read_header(data).transform is None
+    assert psnr_value(x1, model.decode(data, output="array")) < codec_module.KWAY_COLLAPSE_DB
+    assert data == model.encode(x1)  # the one-way file, byte for byte
+    first, _ = model.compress_kway(to_tensor(original), 8, seed=0)
+    assert psnr_value(original, model.decode(first, output="array")) > 20.0  # an original is coded faithfully

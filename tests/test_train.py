@@ -80,6 +80,22 @@ def test_export_is_a_loadable_zoo_model(tmp_path, tiny_data, monkeypatch, kodim_
     assert codec.roundtrip(kodim_crop(2, 64)).shape == (64, 64, 3)
 
 
+def test_train_init_starts_from_another_model_and_keeps_the_base_for_guards_and_lambda(tmp_path, tiny_data):
+    """--init: a SLIC model's weights moved to another quality of its family (the SLIC Ballé ladder):
+    the net starts as slic-default, λ, the card's quality and the guards' reference are the base's."""
+    from slic import zoo
+    from slic.codec.net import read_state_dict
+
+    cfg = config(tmp_path, tiny_data, base="bmshj2018-hyperprior-q2-cpu", init="slic-default", guard_weight=1.0, steps=1)
+    trainer = Trainer(cfg)
+    v5 = read_state_dict(zoo.fetch(zoo.get_spec("slic-default").weights))
+    assert torch.equal(trainer.net.g_s[0].weight.detach(), v5["g_s.0.weight"].float())
+    assert trainer.quality == 2 and trainer.cfg.lmbda == LAMBDAS[2]
+    q2 = read_state_dict(zoo.fetch(zoo.get_spec("bmshj2018-hyperprior-q2-cpu").weights))
+    assert torch.equal(trainer.base.g_s[0].weight, q2["g_s.0.weight"].float())  # the guard's reference
+    assert "warm-started from slic-default" in trainer.description()
+
+
 def test_pretrain_from_random_init(tmp_path, tiny_data):
     cfg = config(tmp_path, tiny_data, base=None, arch="bmshj2018-hyperprior", quality=1, adversarial=False,
                  alpha=None, steps=2)

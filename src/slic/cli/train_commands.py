@@ -66,6 +66,9 @@ def add_commands(sub) -> None:
     p.add_argument("--rate-margin", type=float, default=0.02, help="relative rate above the base left unguarded")
     p.add_argument("--alpha", type=float, help="adversarial weight (default: the preprint's Table 1 for the quality)")
     p.add_argument("--tau", type=float, default=1.0)
+    p.add_argument("--init", metavar="MODEL", help="start from this zoo model's tensors (names and shapes that match) "
+                   "instead of the base's; the base stays the guards' reference and sets λ (e.g. --base "
+                   "bmshj2018-hyperprior-q2-cpu --init slic-default: a SLIC model at another quality)")
     _common_args(p)
     p.set_defaults(func=_cmd_train, adversarial=True)
 

@@ -15,7 +15,7 @@ class TrainConfig:
     base: str | None = None  # zoo model to fine-tune (train) ...
     arch: str | None = None  # ... or architecture + quality from random init (pretrain)
     quality: int | None = None
-    init: str | None = None  # pretrain: copy every tensor of this zoo model whose name and shape match (warm start)
+    init: str | None = None  # copy every tensor of this zoo model whose name and shape match (warm start; train: over the base's)
     metric: str = "gmsd"
     noise: str = "blur,affine,jpeg"
     lmbda: float | None = None

@@ -112,7 +112,10 @@ class Trainer:
         if cfg.base:
             spec = zoo.get_spec(cfg.base)
             self.arch, self.quality = spec.arch, spec.quality
-            return build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
+            net = build_net(spec.arch, read_state_dict(zoo.fetch(spec.weights)))
+            if cfg.init:  # e.g. a SLIC model's weights moved to another point of its family's ladder
+                self._warm_start(net, cfg.init)
+            return net
         if not (cfg.arch and cfg.quality):
             raise InputError("give --base NAME, or --arch and --quality")
         self.arch, self.quality = cfg.arch, cfg.quality
@@ -331,7 +334,8 @@ class Trainer:
 
     def description(self) -> str:
         if self.cfg.adversarial:
-            return f"SLIC fine-tuned from {self.cfg.base} with {self.cfg.metric}"
+            start = f", warm-started from {self.cfg.init}" if self.cfg.init else ""
+            return f"SLIC fine-tuned from {self.cfg.base}{start} with {self.cfg.metric}"
         start = f"warm-started from {self.cfg.init}" if self.cfg.init else "from random init"
         return f"vanilla {self.arch} q{self.quality} pretrained {start}"
 
