@@ -233,22 +233,23 @@ def test_attacker_prefix_puts_a_global_change_before_the_op(batch, one_thread):
 
 
 def test_attacker_member_search_suffix_overrides_the_global_k(batch, one_thread):
-    """'op@K' searches K draws for that member only; the others keep the global K, labels keep no suffix."""
+    """'op@K' searches K draws for that member only; the others keep the global K, labels keep no suffix.
+    The batch's candidates are scored in one call; an op without parameters has nothing to search."""
     tried = []
 
     def count(images):
         tried.append(len(images))
         return [0.0] * len(images)
 
-    attacker = AdaptiveAttacker("crop:top=0-63:left=0-63@6,gray", seed=0)
-    assert attacker.labels == ["crop:top=0-63:left=0-63", "gray"]
+    attacker = AdaptiveAttacker("crop:top=0-63:left=0-63:bottom=0-63:right=0-63@6,gray", seed=0)
+    assert attacker.labels == ["crop:top=0-63:left=0-63:bottom=0-63:right=0-63", "gray"]
     seen = set()
     for _ in range(12):
         tried.clear()
         label, _ = attacker.per_image(batch, search=2, score=count)
-        assert tried == [6 if label.startswith("crop") else 2] * batch.shape[0]
+        assert tried == ([6 * batch.shape[0]] if label.startswith("crop") else [])
         seen.add(label)
-    assert seen == {"crop:top=0-63:left=0-63", "gray"}
+    assert seen == {"crop:top=0-63:left=0-63:bottom=0-63:right=0-63", "gray"}
     for bad in ["gray@0", "gray@x", "gray@65"]:
         with pytest.raises(InputError):
             AdaptiveAttacker(bad)

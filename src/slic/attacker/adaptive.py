@@ -153,21 +153,19 @@ class AdaptiveAttacker:
         With `search` K > 1 and `score` (a list of (1,3,h,w) images → a list of floats, higher = the
         attack worked better, e.g. their re-compression PSNR), each image tries K parameter draws
         without gradients and keeps the best-scoring one: the worst case of the op's category for
-        this model, not a random member of it."""
+        this model, not a random member of it. Identical draws are scored once (an op without
+        parameters is not searched at all), and the whole batch's candidates go to `score` in one
+        call, so a codec scores them in as few batched passes as their padded sizes allow."""
         label, member, params = self.draw()
         self.last = label
-        search = self.member_search.get(label, search)
-        outs = []
-        for i in range(x.shape[0]):
-            xi = x[i:i + 1]
-            draws = [params if i == 0 else member.sample(self.rng)]
-            if search > 1 and score is not None:
-                draws += [member.sample(self.rng) for _ in range(search - 1)]
-                with torch.no_grad():
-                    scores = score([member(xi.detach(), **d) for d in draws])
-                draws = [draws[int(np.argmax(scores))]]
-            outs.append(member(xi, **draws[0]))
-        return label, outs
+        search = self.member_search.get(label, search) if score is not None else 1
+        draws = []
+        for i in range(x.shape[0]):  # the generator's order is one image's K draws after another's
+            first = params if i == 0 else member.sample(self.rng)
+            draws.append(_distinct([first] + [member.sample(self.rng) for _ in range(search - 1)]))
+        if any(len(d) > 1 for d in draws):
+            draws = _best_scoring(x, member, draws, score)
+        return label, [member(x[i:i + 1], **d[0]) for i, d in enumerate(draws)]
 
     def update(self, label: str, psnr: float) -> None:
         if np.isfinite(psnr):
@@ -182,3 +180,29 @@ class AdaptiveAttacker:
         self.rng.bit_generator.state = state["rng"]
         for key in ("running", "counts"):
             getattr(self, key).update({k: v for k, v in state[key].items() if k in self.running})
+
+
+def _distinct(draws: list[dict]) -> list[dict]:
+    """The parameter sets in order, each once (replayable parameters are plain numbers and strings)."""
+    seen, out = set(), []
+    for d in draws:
+        key = repr(d)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _best_scoring(x: torch.Tensor, member, draws: list[list[dict]], score) -> list[list[dict]]:
+    """Each image's highest-scoring draw (the first on a tie), all candidates scored in one call."""
+    tried = [(i, d) for i, ds in enumerate(draws) if len(ds) > 1 for d in ds]
+    with torch.no_grad():
+        scores = score([member(x[i:i + 1].detach(), **d) for i, d in tried])
+    best = []
+    for i, ds in enumerate(draws):
+        if len(ds) == 1:
+            best.append(ds)
+            continue
+        mine = [s for (j, _), s in zip(tried, scores) if j == i]
+        best.append([ds[int(np.argmax(mine))]])
+    return best
