@@ -135,7 +135,7 @@ def test_default_collapses_after_vanilla_laundering_where_v4_did_not(kodim_crop,
 def test_slic_ladder_stands_on_the_vanilla_ladder_and_self_destructs(kodim_crop, one_thread):
     """The SLIC Ballé ladder (weights/): each point is guarded against the vanilla point of its own
     quality, codes a real crop within 2 dB of that point's fidelity at under twice its rate (Kodak:
-    −0.2 to −1.1 dB at +25 to +51 %, docs/RESULTS.md §33), rate rises with the quality, and each
+    −0.2 to −1.1 dB at +14 to +51 %, docs/RESULTS.md §33), rate rises with the quality, and each
     collapses when its output is compressed again."""
     img = kodim_crop(4, (128, 128), top=200, left=300)
     sizes = []
