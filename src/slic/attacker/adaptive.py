@@ -197,12 +197,5 @@ def _best_scoring(x: torch.Tensor, member, draws: list[list[dict]], score) -> li
     """Each image's highest-scoring draw (the first on a tie), all candidates scored in one call."""
     tried = [(i, d) for i, ds in enumerate(draws) if len(ds) > 1 for d in ds]
     with torch.no_grad():
-        scores = score([member(x[i:i + 1].detach(), **d) for i, d in tried])
-    best = []
-    for i, ds in enumerate(draws):
-        if len(ds) == 1:
-            best.append(ds)
-            continue
-        mine = [s for (j, _), s in zip(tried, scores) if j == i]
-        best.append([ds[int(np.argmax(mine))]])
-    return best
+        scores = iter(score([member(x[i:i + 1].detach(), **d) for i, d in tried]))
+    return [ds if len(ds) == 1 else [ds[int(np.argmax([next(scores) for _ in ds]))]] for ds in draws]
